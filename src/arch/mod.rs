@@ -1,0 +1,62 @@
+//! Per-architecture glue: the assembly in the top-level `arch/` folder and the
+//! Rust that knows its frame layouts.
+//!
+//! Both architectures export the same symbols:
+//!
+//! | symbol | what |
+//! |---|---|
+//! | `goro_switch(save_sp, load_sp)` | save callee-saved state, switch stacks |
+//! | `goro_trampoline` | first code of a new goroutine |
+//! | `goro_syscall5(nr, a0..a4)` | raw system call for what rustix keeps private |
+//! | `goro_sigreturn` | `SA_RESTORER` trampoline |
+//!
+//! # Safety
+//!
+//! This module is one of the two places (with `sys`) that may use `unsafe`:
+//! it declares foreign assembly functions and writes initial stack frames
+//! into raw stack memory.
+#![allow(unsafe_code)]
+
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64.rs"]
+mod imp;
+
+#[cfg(target_arch = "aarch64")]
+#[path = "aarch64.rs"]
+mod imp;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("goro supports x86_64 and aarch64 only");
+
+pub(crate) use imp::init_stack;
+
+extern "C" {
+    /// Saves the callee-saved state of the running context on its stack,
+    /// stores its stack pointer in `*save_sp`, then resumes the context whose
+    /// stack pointer is `load_sp`.
+    pub(crate) fn goro_switch(save_sp: *mut usize, load_sp: usize);
+    fn goro_trampoline();
+    /// Raw Linux system call with up to five arguments; returns the raw
+    /// result (negative errno on failure).
+    pub(crate) fn goro_syscall5(
+        nr: usize,
+        a0: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+    ) -> isize;
+    fn goro_sigreturn();
+}
+
+/// Address of the signal-return trampoline, for `sa_restorer`.
+pub(crate) fn sigreturn_addr() -> usize {
+    goro_sigreturn as *const () as usize
+}
+
+fn trampoline_addr() -> usize {
+    goro_trampoline as *const () as usize
+}
+
+/// The entry point a new goroutine's trampoline calls with its argument.
+pub(crate) type Entry = unsafe extern "C" fn(arg: *mut u8) -> !;

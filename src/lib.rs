@@ -1,0 +1,48 @@
+//! goro: Go's goroutines and netpoller for Rust, with no libc and no heap.
+//!
+//! Goroutines are stackful green threads on guarded stacks; their control
+//! blocks live in a fixed-capacity arena chosen at compile time
+//! ([`Runtime`]); every system call goes through `rustix`'s raw Linux
+//! backend, and the context switch is a few lines of assembly per
+//! architecture (x86_64 and aarch64).
+//!
+//! ```no_run
+//! let total = goro::run(|| {
+//!     let hs: Vec<_> = (0..4u64).map(|i| goro::spawn(move || i * 10).unwrap()).collect();
+//!     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! })
+//! .unwrap();
+//! assert_eq!(total, 60);
+//! ```
+//!
+//! Layers, lowest first: `sys`/`arch` (the only system calls and assembly),
+//! `arena`, `stack`, `g`, `sched`, then `spawn` and `rt`. See HACKING.md.
+#![no_std]
+#![deny(unsafe_code, missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod arch;
+pub mod arena;
+mod error;
+mod g;
+mod panic;
+mod rt;
+mod sched;
+mod spawn;
+mod stack;
+mod sys;
+
+pub(crate) use error::fatal;
+pub use error::Error;
+pub use panic::Panic;
+pub use rt::{run, stats, Config, Runtime, Stats, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE};
+pub use sched::yield_now;
+pub use spawn::{spawn, JoinError, JoinHandle};
+
+/// The id of the running goroutine (1 for the main goroutine of the first
+/// run in a process), or `None` outside a goroutine.
+pub fn goroutine_id() -> Option<u64> {
+    sched::current().map(sched::goid_of)
+}

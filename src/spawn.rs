@@ -1,0 +1,308 @@
+//! `spawn` without a heap, and join handles.
+//!
+//! The closure is moved into a *packet* at the top of the new goroutine's own
+//! stack. When the goroutine finishes, its result is written into the same
+//! packet, and the goroutine's slot (with its stack) stays reserved until the
+//! [`JoinHandle`] takes the result or is dropped.
+//!
+//! # Join protocol (`G::join`)
+//!
+//! ```text
+//!  NONE --goroutine exits-------------> DONE --join takes result--> slot freed
+//!   |  \--handle dropped--> DETACHED --goroutine exits--> slot freed
+//!   +--join parks--> JOIN_G+j --goroutine exits: ready(j)--> DONE
+//!   +--host thread joins--> HOST --goroutine exits: futex wake--> DONE
+//! ```
+//!
+//! # Safety
+//!
+//! The packet is raw memory on another goroutine's stack. It is written by
+//! `spawn` before the goroutine first runs, read and overwritten by the
+//! goroutine itself, and read by the join handle only after the join word
+//! says DONE (an acquire that pairs with the exiting goroutine's release).
+#![allow(unsafe_code)]
+
+use crate::g::{Status, JOIN_DETACHED, JOIN_DONE, JOIN_G, JOIN_HOST, JOIN_NONE};
+use crate::panic::{catch, Panic};
+use crate::sched::{self, gs};
+use crate::stack::REGION;
+use crate::sys::futex;
+use crate::{arena::Handle, Error};
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of, ManuallyDrop};
+use core::sync::atomic::Ordering;
+
+/// Closure and result, side by side at the top of the goroutine's stack.
+struct Packet<F, T> {
+    f: ManuallyDrop<F>,
+    result: UnsafeCell<Option<Result<T, Panic>>>,
+}
+
+/// Why [`JoinHandle::join`] returned no value.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The goroutine panicked; with the `std` feature the payload is kept.
+    Panicked(Panic),
+    /// The runtime that ran the goroutine has stopped; the goroutine was
+    /// abandoned (the handle outlived `goro::run`).
+    Lost,
+}
+
+impl core::fmt::Display for JoinError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            JoinError::Panicked(_) => f.write_str("goroutine panicked"),
+            JoinError::Lost => f.write_str("goroutine abandoned when its runtime stopped"),
+        }
+    }
+}
+
+/// An owned permission to wait for a goroutine and take its result.
+/// Dropping it detaches the goroutine.
+pub struct JoinHandle<T> {
+    g: Handle,
+    result: usize,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: the handle only carries an arena handle and the address of a
+// result that is moved out once; T: Send makes moving the result across
+// threads sound.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: a shared JoinHandle allows only `id()` and `is_finished()`, which
+// read atomics.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+const ARENA_WHAT: &str =
+    "goroutines: raise MAX_GOROUTINES of the goro::Runtime<MAX_GOROUTINES> you run";
+
+/// Starts `f` on a new goroutine.
+///
+/// Fails with [`Error::ArenaFull`] when every goroutine slot is in use (slots
+/// of finished goroutines are reused once their handle is joined or dropped),
+/// [`Error::ClosureTooLarge`] when `f` and its result need more than half a
+/// stack, and [`Error::NotInGoroutine`] outside `goro::run`.
+pub fn spawn<F, T>(f: F) -> Result<JoinHandle<T>, Error>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if sched::current().is_none() {
+        return Err(Error::NotInGoroutine);
+    }
+    spawn_inner(f)
+}
+
+/// `spawn` without the caller check: also used by `run` for the main
+/// goroutine, from the host thread.
+pub(crate) fn spawn_inner<F, T>(f: F) -> Result<JoinHandle<T>, Error>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let size = size_of::<Packet<F, T>>();
+    let limit = REGION.usable() / 2;
+    if size > limit || align_of::<Packet<F, T>>() > 4096 {
+        return Err(Error::ClosureTooLarge { size, limit });
+    }
+    let arena = gs();
+    let (h, g) = arena.alloc().map_err(|e| Error::ArenaFull {
+        what: ARENA_WHAT,
+        capacity: e.capacity,
+    })?;
+    let i = h.index();
+    if !g.stack_ready.load(Ordering::Relaxed) {
+        if let Err(e) = REGION.commit(i) {
+            arena.free(h);
+            return Err(e);
+        }
+        g.stack_ready.store(true, Ordering::Relaxed);
+    }
+    let top = REGION.slot_base(i) + REGION.slot_size();
+    let packet = (top - size) & !(align_of::<Packet<F, T>>().max(16) - 1);
+    let packet_ptr = packet as *mut Packet<F, T>;
+    // SAFETY: [packet, top) lies in slot i's writable stack (size <= half
+    // the usable stack, alignment honoured above); slot i was just allocated,
+    // so nothing runs on it or points into it.
+    unsafe {
+        packet_ptr.write(Packet {
+            f: ManuallyDrop::new(f),
+            result: UnsafeCell::new(None),
+        })
+    };
+    // SAFETY: the frame goes right below the packet, on the same unused stack;
+    // `packet & !15` is 16-aligned.
+    let sp = unsafe { crate::arch::init_stack(packet & !15, entry::<F, T>, packet) };
+    // SAFETY: the goroutine is not running: we own its fresh slot.
+    unsafe { *g.sp.get() = sp };
+    g.goid.store(sched::new_goid(), Ordering::Relaxed);
+    g.join.store(JOIN_NONE, Ordering::Relaxed);
+    // SAFETY: `result` is a field of the packet just written.
+    let result = unsafe { core::ptr::addr_of!((*packet_ptr).result) } as usize;
+    g.result.store(result, Ordering::Relaxed);
+    g.drop_result
+        .store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
+    g.status.store(Status::Runnable as u32, Ordering::Release);
+    sched::SCHED.spawned.fetch_add(1, Ordering::Relaxed);
+    sched::runq_put(i);
+    Ok(JoinHandle {
+        g: h,
+        result,
+        _t: PhantomData,
+    })
+}
+
+/// First Rust code of every goroutine (called by the arch trampoline).
+///
+/// # Safety
+///
+/// `arg` is the address of a `Packet<F, T>` written by `spawn_inner` on the
+/// running goroutine's own stack, whose closure has not been taken.
+unsafe extern "C" fn entry<F, T>(arg: *mut u8) -> !
+where
+    F: FnOnce() -> T,
+{
+    let packet = arg as *mut Packet<F, T>;
+    // SAFETY: per the contract, the closure is initialised and taken once.
+    let f = unsafe { ManuallyDrop::take(&mut (*packet).f) };
+    let r = catch(f);
+    // SAFETY: nobody reads the result before the join word says DONE, which
+    // on_exit stores after we switch away for good.
+    unsafe { *(*packet).result.get() = Some(r) };
+    let i =
+        sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
+    sched::goexit(i)
+}
+
+/// Runs on g0 after goroutine `i` exits: settles the join protocol.
+pub(crate) fn on_exit(i: usize) {
+    let g = gs().at(i);
+    match g.join.swap(JOIN_DONE, Ordering::AcqRel) {
+        JOIN_NONE => {}
+        JOIN_DETACHED => release(i, true),
+        JOIN_HOST => futex::wake(&g.join, 1),
+        j => sched::ready((j - JOIN_G) as usize),
+    }
+}
+
+/// Drops the unread result at `addr`.
+///
+/// # Safety
+///
+/// `addr` is the result slot of a finished goroutine whose result type is
+/// `T`, and nobody else will read it.
+unsafe fn drop_result<T>(addr: usize) {
+    // SAFETY: per the contract above.
+    drop(unsafe { (*(addr as *mut Option<Result<T, Panic>>)).take() });
+}
+
+/// Frees the slot of finished goroutine `i`, first dropping its unread
+/// result if `drop_result` (the goroutine was detached: this runs on g0, so
+/// the result's destructor must not park).
+fn release(i: usize, drop_result: bool) {
+    let arena = gs();
+    let g = arena.at(i);
+    if drop_result {
+        let f = g.drop_result.load(Ordering::Relaxed);
+        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>`
+        // for this goroutine's T; the goroutine is dead and detached, so no
+        // handle will read the result.
+        unsafe {
+            core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed))
+        };
+    }
+    g.status.store(Status::Free as u32, Ordering::Relaxed);
+    if let Some(h) = arena.handle_at(i) {
+        arena.free(h);
+    }
+}
+
+fn commit_join(target: usize, me: usize) -> bool {
+    gs().at(target)
+        .join
+        .compare_exchange(
+            JOIN_NONE,
+            JOIN_G + me as u32,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish and returns its result. From a
+    /// goroutine it parks; from a thread outside the runtime it blocks the
+    /// thread.
+    pub fn join(self) -> Result<T, JoinError> {
+        let this = ManuallyDrop::new(self);
+        let arena = gs();
+        let Some(g) = arena.get(this.g) else {
+            return Err(JoinError::Lost);
+        };
+        match sched::current() {
+            Some(me) => {
+                while g.join.load(Ordering::Acquire) != JOIN_DONE {
+                    sched::park(me, commit_join, this.g.index());
+                }
+            }
+            None => {
+                if g.join
+                    .compare_exchange(JOIN_NONE, JOIN_HOST, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    while g.join.load(Ordering::Acquire) != JOIN_DONE {
+                        futex::wait(&g.join, JOIN_HOST);
+                    }
+                }
+            }
+        }
+        // SAFETY: DONE (acquired above) means the goroutine stored its result
+        // and will never touch its stack again; the handle is consumed, so
+        // the result is taken exactly once; T matches the packet's T.
+        let r = unsafe { (*(this.result as *mut Option<Result<T, Panic>>)).take() };
+        release(this.g.index(), false);
+        match r {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(p)) => Err(JoinError::Panicked(p)),
+            None => crate::error::fatal("goro: join: finished goroutine left no result"),
+        }
+    }
+
+    /// Whether the goroutine has finished.
+    pub fn is_finished(&self) -> bool {
+        gs().get(self.g)
+            .is_none_or(|g| g.join.load(Ordering::Acquire) == JOIN_DONE)
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.g.index()
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> u64 {
+        gs().get(self.g)
+            .map_or(0, |g| g.goid.load(Ordering::Relaxed))
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let Some(g) = gs().get(self.g) else { return };
+        if g.join
+            .compare_exchange(
+                JOIN_NONE,
+                JOIN_DETACHED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // Already DONE: nobody will take the result, so drop it here.
+            // SAFETY: as in `join`: DONE was acquired, the result is ours.
+            drop(unsafe { (*(self.result as *mut Option<Result<T, Panic>>)).take() });
+            release(self.g.index(), false);
+        }
+    }
+}

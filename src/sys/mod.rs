@@ -1,0 +1,103 @@
+//! The only module that makes system calls.
+//!
+//! Everything goes through `rustix`'s raw Linux backend, except the calls
+//! rustix keeps private (`rt_sigaction`, `sigaltstack`, `exit_group`), which
+//! use the raw `goro_syscall5` from `arch/` (see [`signal`]).
+//!
+//! # Safety
+//!
+//! This module may use `unsafe`: mapping memory and changing its protection
+//! hand out raw addresses, and signal handlers run with the preconditions the
+//! kernel gives them. Each function documents what its callers must uphold.
+#![allow(unsafe_code)]
+
+pub(crate) mod futex;
+pub(crate) mod signal;
+
+use crate::Error;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Self {
+        Error::Os(e.raw_os_error())
+    }
+}
+
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// The kernel's page size (read once from the auxiliary vector by rustix).
+pub(crate) fn page_size() -> usize {
+    let p = PAGE_SIZE.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = rustix::param::page_size();
+    PAGE_SIZE.store(p, Ordering::Relaxed);
+    p
+}
+
+/// Reserves `len` bytes of address space, inaccessible (`PROT_NONE`) and not
+/// charged against memory (`MAP_NORESERVE`). Returns its base address.
+#[doc(alias = "mmap")]
+pub(crate) fn reserve(len: usize) -> Result<usize, Error> {
+    use rustix::mm::{MapFlags, ProtFlags};
+    // SAFETY: a fresh anonymous mapping with a null hint cannot overlap
+    // memory that Rust code owns; nothing is dereferenced here.
+    let p = unsafe {
+        rustix::mm::mmap_anonymous(
+            core::ptr::null_mut(),
+            len,
+            ProtFlags::empty(),
+            MapFlags::PRIVATE | MapFlags::NORESERVE,
+        )
+    }?;
+    Ok(p as usize)
+}
+
+/// Makes `[addr, addr + len)` readable and writable.
+///
+/// # Safety
+///
+/// The range must lie inside a mapping from [`reserve`] that no Rust
+/// reference points into with other expectations (goro's own stack region).
+#[doc(alias = "mprotect")]
+pub(crate) unsafe fn make_rw(addr: usize, len: usize) -> Result<(), Error> {
+    use rustix::mm::MprotectFlags;
+    // SAFETY: forwarded to the caller: the range is goro-owned reserved memory.
+    unsafe {
+        rustix::mm::mprotect(
+            addr as *mut _,
+            len,
+            MprotectFlags::READ | MprotectFlags::WRITE,
+        )
+    }?;
+    Ok(())
+}
+
+/// Unmaps `[addr, addr + len)`.
+///
+/// # Safety
+///
+/// Nothing may use the range afterwards; it must come from [`reserve`].
+#[doc(alias = "munmap")]
+pub(crate) unsafe fn unmap(addr: usize, len: usize) {
+    // SAFETY: forwarded to the caller. A failure leaves the mapping in place,
+    // which leaks address space but breaks nothing.
+    let _ = unsafe { rustix::mm::munmap(addr as *mut _, len) };
+}
+
+/// Writes all of `bytes` to standard error, ignoring errors (used for fatal
+/// messages, also from signal handlers: it makes only `write` calls).
+pub(crate) fn write_stderr(mut bytes: &[u8]) {
+    // SAFETY: fd 2 is only borrowed for the duration of the writes; if it is
+    // closed the writes fail with EBADF, which is ignored.
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(2) };
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+    }
+}

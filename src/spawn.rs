@@ -30,14 +30,20 @@ use crate::sys::futex;
 use crate::{arena::Handle, Error};
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::mem::{align_of, size_of, ManuallyDrop};
+use core::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use core::sync::atomic::Ordering;
 
 /// Closure and result, side by side at the top of the goroutine's stack.
+/// The result is uninitialised until the goroutine finishes; the join word
+/// (DONE) says when it is there, and the handle's ownership that it is read
+/// once. (No `Option`: writing `None` at spawn would make debug builds put a
+/// result-sized temporary on the spawner's stack.)
 struct Packet<F, T> {
     f: ManuallyDrop<F>,
-    result: UnsafeCell<Option<Result<T, Panic>>>,
+    result: UnsafeCell<MaybeUninit<Result<T, Panic>>>,
 }
+
+type ResultSlot<T> = MaybeUninit<Result<T, Panic>>;
 
 /// Why [`JoinHandle::join`] returned no value.
 #[derive(Debug)]
@@ -126,12 +132,8 @@ where
     // SAFETY: [packet, top) lies in slot i's writable stack (size <= half
     // the usable stack, alignment honoured above); slot i was just allocated,
     // so nothing runs on it or points into it.
-    unsafe {
-        packet_ptr.write(Packet {
-            f: ManuallyDrop::new(f),
-            result: UnsafeCell::new(None),
-        })
-    };
+    // Only the closure is written; the result stays uninitialised.
+    unsafe { core::ptr::addr_of_mut!((*packet_ptr).f).write(ManuallyDrop::new(f)) };
     // SAFETY: the frame goes right below the packet, on the same unused stack;
     // `packet & !15` is 16-aligned.
     let sp = unsafe { crate::arch::init_stack(packet & !15, entry::<F, T>, packet) };
@@ -170,7 +172,7 @@ where
     let r = catch(f);
     // SAFETY: nobody reads the result before the join word says DONE, which
     // on_exit stores after we switch away for good.
-    unsafe { *(*packet).result.get() = Some(r) };
+    unsafe { (*(*packet).result.get()).write(r) };
     let i =
         sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
     sched::goexit(i)
@@ -195,7 +197,7 @@ pub(crate) fn on_exit(i: usize) {
 /// `T`, and nobody else will read it.
 unsafe fn drop_result<T>(addr: usize) {
     // SAFETY: per the contract above.
-    drop(unsafe { (*(addr as *mut Option<Result<T, Panic>>)).take() });
+    drop(unsafe { (*(addr as *mut ResultSlot<T>)).assume_init_read() });
 }
 
 /// Frees the slot of finished goroutine `i`, first dropping its unread
@@ -261,13 +263,9 @@ impl<T> JoinHandle<T> {
         // SAFETY: DONE (acquired above) means the goroutine stored its result
         // and will never touch its stack again; the handle is consumed, so
         // the result is taken exactly once; T matches the packet's T.
-        let r = unsafe { (*(this.result as *mut Option<Result<T, Panic>>)).take() };
+        let r = unsafe { (*(this.result as *mut ResultSlot<T>)).assume_init_read() };
         release(this.g.index(), false);
-        match r {
-            Some(Ok(v)) => Ok(v),
-            Some(Err(p)) => Err(JoinError::Panicked(p)),
-            None => crate::error::fatal("goro: join: finished goroutine left no result"),
-        }
+        r.map_err(JoinError::Panicked)
     }
 
     /// Whether the goroutine has finished.
@@ -301,7 +299,7 @@ impl<T> Drop for JoinHandle<T> {
         {
             // Already DONE: nobody will take the result, so drop it here.
             // SAFETY: as in `join`: DONE was acquired, the result is ours.
-            drop(unsafe { (*(self.result as *mut Option<Result<T, Panic>>)).take() });
+            drop(unsafe { (*(self.result as *mut ResultSlot<T>)).assume_init_read() });
             release(self.g.index(), false);
         }
     }

@@ -1,0 +1,335 @@
+//! Whole-runtime tests of the core: spawn, yield, join, arenas, panics.
+//!
+//! Each test runs its own `goro::run` (runtimes serialise on a process-wide
+//! lock, so cargo's parallel test threads simply take turns).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[test]
+fn thousands_of_goroutines_yield_in_fifo_order() {
+    // 2000 goroutines, 3 rounds each: the run queue is FIFO and spawn
+    // appends, so each round visits the goroutines in spawn order.
+    const N: usize = 2000;
+    const ROUNDS: usize = 3;
+    static RT: goro::Runtime<{ N + 1 }> = goro::Runtime::new();
+    let trace = RT
+        .run(goro::Config::new().stack_size(32 * 1024), || {
+            let trace = Arc::new(Mutex::new(Vec::with_capacity(N * ROUNDS)));
+            let hs: Vec<_> = (0..N)
+                .map(|i| {
+                    let t = trace.clone();
+                    goro::spawn(move || {
+                        for r in 0..ROUNDS {
+                            t.lock().unwrap().push((r, i));
+                            goro::yield_now();
+                        }
+                    })
+                    .unwrap()
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            Arc::try_unwrap(trace).unwrap().into_inner().unwrap()
+        })
+        .unwrap();
+    let expected: Vec<_> = (0..ROUNDS)
+        .flat_map(|r| (0..N).map(move |i| (r, i)))
+        .collect();
+    assert_eq!(trace.len(), expected.len());
+    assert!(
+        trace == expected,
+        "execution trace is not round-robin in spawn order"
+    );
+}
+
+#[test]
+fn spawn_from_goroutines_interleaves_as_documented() {
+    // main spawns a and yields (queue: a main); a spawns b, logs, yields
+    // (queue: main b a); from then on the three alternate in that order.
+    let log = goro::run(|| {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let la = log.clone();
+        let a = goro::spawn(move || {
+            let lb = la.clone();
+            let b = goro::spawn(move || {
+                for k in 0..3 {
+                    lb.lock().unwrap().push(format!("b{k}"));
+                    goro::yield_now();
+                }
+            })
+            .unwrap();
+            for k in 0..3 {
+                la.lock().unwrap().push(format!("a{k}"));
+                goro::yield_now();
+            }
+            b.join().unwrap();
+        })
+        .unwrap();
+        goro::yield_now(); // let a start
+        for k in 0..3 {
+            log.lock().unwrap().push(format!("m{k}"));
+            goro::yield_now();
+        }
+        a.join().unwrap();
+        let v = log.lock().unwrap().clone();
+        v
+    })
+    .unwrap();
+    assert_eq!(log, ["a0", "m0", "b0", "a1", "m1", "b1", "a2", "m2", "b2"]);
+}
+
+#[test]
+fn join_returns_results_of_any_size() {
+    let (small, big, s) = goro::run(|| {
+        let a = goro::spawn(|| 41u8 + 1).unwrap();
+        let b = goro::spawn(|| [7u64; 512]).unwrap(); // 4 KiB result
+        let c = goro::spawn(|| String::from("hello from a goroutine")).unwrap();
+        (a.join().unwrap(), b.join().unwrap(), c.join().unwrap())
+    })
+    .unwrap();
+    assert_eq!(small, 42);
+    assert!(big.iter().all(|&x| x == 7));
+    assert_eq!(s, "hello from a goroutine");
+}
+
+#[test]
+fn join_before_and_after_the_goroutine_finishes() {
+    let (early, late) = goro::run(|| {
+        // Joined while still running: the joiner parks.
+        let slow = goro::spawn(|| {
+            for _ in 0..10 {
+                goro::yield_now();
+            }
+            1
+        })
+        .unwrap();
+        let early = slow.join().unwrap();
+        // Joined after it finished: no park.
+        let quick = goro::spawn(|| 2).unwrap();
+        for _ in 0..5 {
+            goro::yield_now();
+        }
+        assert!(quick.is_finished());
+        (early, quick.join().unwrap())
+    })
+    .unwrap();
+    assert_eq!((early, late), (1, 2));
+}
+
+#[test]
+fn main_result_and_goroutine_ids() {
+    let ids = goro::run(|| {
+        let me = goro::goroutine_id().unwrap();
+        let h = goro::spawn(goro::goroutine_id).unwrap();
+        let child_id = h.id();
+        let seen = h.join().unwrap().unwrap();
+        (me, child_id, seen)
+    })
+    .unwrap();
+    assert_eq!(ids.1, ids.2, "JoinHandle::id names the goroutine");
+    assert_ne!(ids.0, ids.1);
+    assert_eq!(
+        goro::goroutine_id(),
+        None,
+        "a host thread is not a goroutine"
+    );
+}
+
+#[test]
+fn spawn_outside_a_goroutine_is_an_error() {
+    assert_eq!(goro::spawn(|| ()).err(), Some(goro::Error::NotInGoroutine));
+    goro::yield_now(); // harmless no-op outside
+}
+
+#[test]
+fn run_inside_a_goroutine_is_an_error() {
+    let r = goro::run(|| goro::run(|| ()).err()).unwrap();
+    assert!(matches!(r, Some(goro::Error::InvalidConfig(_))), "{r:?}");
+}
+
+#[test]
+fn invalid_stack_size_is_rejected() {
+    static RT: goro::Runtime<4> = goro::Runtime::new();
+    let e = RT
+        .run(goro::Config::new().stack_size(1024), || ())
+        .unwrap_err();
+    assert!(matches!(e, goro::Error::InvalidConfig(_)));
+    assert!(e.to_string().contains("stack_size"), "{e}");
+}
+
+#[test]
+fn arena_exhaustion_names_the_capacity_and_recovers() {
+    static RT: goro::Runtime<8> = goro::Runtime::new();
+    let (err, after) = RT
+        .run(goro::Config::new(), || {
+            // main uses one slot; 7 more fit.
+            let hs: Vec<_> = (0..7).map(|i| goro::spawn(move || i).unwrap()).collect();
+            let err = goro::spawn(|| 99).err().unwrap();
+            // Finished but unjoined goroutines keep their slots...
+            for _ in 0..3 {
+                goro::yield_now();
+            }
+            assert!(goro::spawn(|| 99).is_err(), "slots are held until join");
+            // ...joining frees them for reuse.
+            let sum: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(sum, 21);
+            let again: Vec<_> = (0..7)
+                .map(|i| goro::spawn(move || i * 2).unwrap())
+                .collect();
+            let after: i32 = again.into_iter().map(|h| h.join().unwrap()).sum();
+            (err, after)
+        })
+        .unwrap();
+    match err {
+        goro::Error::ArenaFull { what, capacity } => {
+            assert_eq!(capacity, 8);
+            assert!(what.contains("MAX_GOROUTINES"), "{what}");
+        }
+        other => panic!("expected ArenaFull, got {other:?}"),
+    }
+    assert_eq!(after, 42);
+}
+
+#[test]
+fn closure_too_large_for_the_stack_is_an_error() {
+    static RT: goro::Runtime<4> = goro::Runtime::new();
+    let r = RT
+        .run(goro::Config::new().stack_size(64 * 1024), || {
+            // The packet holds the closure and its result: a 40 KB result
+            // cannot fit in half of a 60 KiB usable stack. (Nothing big is
+            // materialised: the check happens before anything is moved.)
+            goro::spawn(|| [0u8; 40_000]).err()
+        })
+        .unwrap();
+    match r {
+        Some(goro::Error::ClosureTooLarge { size, limit }) => {
+            assert!(size > limit, "{size} {limit}")
+        }
+        other => panic!("expected ClosureTooLarge, got {other:?}"),
+    }
+}
+
+static DROPS: AtomicUsize = AtomicUsize::new(0);
+struct CountDrop;
+impl Drop for CountDrop {
+    fn drop(&mut self) {
+        DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn detached_goroutines_run_and_their_results_are_dropped() {
+    static RT: goro::Runtime<16> = goro::Runtime::new();
+    let before = DROPS.load(Ordering::SeqCst);
+    let live_after = RT
+        .run(goro::Config::new(), || {
+            let ran = Arc::new(AtomicUsize::new(0));
+            for _ in 0..10 {
+                let r = ran.clone();
+                // Dropped at once: detached before it runs.
+                drop(goro::spawn(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    CountDrop
+                }));
+            }
+            // Detached after it finished.
+            let h = goro::spawn(|| CountDrop).unwrap();
+            while !h.is_finished() {
+                goro::yield_now();
+            }
+            drop(h);
+            while ran.load(Ordering::SeqCst) < 10 {
+                goro::yield_now();
+            }
+            goro::yield_now();
+            goro::stats().goroutines_live
+        })
+        .unwrap();
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst) - before,
+        11,
+        "every result dropped exactly once"
+    );
+    assert_eq!(live_after, 1, "only main still holds a slot");
+}
+
+#[test]
+fn a_host_thread_can_join_a_goroutine() {
+    let got = goro::run(|| {
+        let h = goro::spawn(|| {
+            for _ in 0..100 {
+                goro::yield_now();
+            }
+            "done"
+        })
+        .unwrap();
+        let joiner = std::thread::spawn(move || h.join().unwrap());
+        while !joiner.is_finished() {
+            goro::yield_now();
+        }
+        joiner.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(got, "done");
+}
+
+#[test]
+fn a_handle_that_outlives_its_runtime_reports_lost() {
+    let h = goro::run(|| {
+        goro::spawn(|| loop {
+            goro::yield_now();
+        })
+        .unwrap()
+    })
+    .unwrap();
+    assert!(matches!(h.join(), Err(goro::JoinError::Lost)));
+}
+
+#[test]
+fn panics_surface_through_join() {
+    let msg = goro::run(|| {
+        let h = goro::spawn(|| -> u32 { panic!("boom in a goroutine") }).unwrap();
+        let ok = goro::spawn(|| 5).unwrap();
+        let e = h.join().unwrap_err();
+        assert_eq!(ok.join().unwrap(), 5, "other goroutines are unaffected");
+        match e {
+            goro::JoinError::Panicked(p) => p.message().unwrap().to_string(),
+            other => panic!("{other:?}"),
+        }
+    })
+    .unwrap();
+    assert_eq!(msg, "boom in a goroutine");
+}
+
+#[test]
+fn a_panic_in_main_resumes_in_the_caller() {
+    let r = std::panic::catch_unwind(|| goro::run(|| panic!("main goroutine panicked")));
+    let payload = r.unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"main goroutine panicked")
+    );
+    // The runtime is usable again afterwards.
+    assert_eq!(goro::run(|| 7).unwrap(), 7);
+}
+
+#[test]
+fn stats_count_spawns_and_switches() {
+    let (before, after) = goro::run(|| {
+        let before = goro::stats();
+        for _ in 0..10 {
+            goro::spawn(|| goro::yield_now()).unwrap().join().unwrap();
+        }
+        (before, goro::stats())
+    })
+    .unwrap();
+    assert!(after.goroutines_spawned >= before.goroutines_spawned + 10);
+    assert!(after.yields >= before.yields + 10);
+    assert!(after.context_switches >= before.context_switches + 20);
+    assert!(
+        after.parks >= before.parks + 10,
+        "each join of a running goroutine parks"
+    );
+}

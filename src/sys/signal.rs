@@ -154,12 +154,28 @@ pub(crate) fn altstack_disabled(st: &SigStack) -> bool {
 pub(crate) const SS_DISABLE: i32 = k::SS_DISABLE as i32;
 
 /// Ends the process the way `abort()` does: SIGABRT with its default
-/// action, so the exit status says "killed by SIGABRT" (134 in a shell).
+/// action, sent to the calling thread so it is delivered before this
+/// returns, and the exit status says "killed by SIGABRT" (134 in a shell).
 /// Falls back to `exit_group(134)` if the signal somehow does not end it.
 pub(crate) fn abort() -> ! {
-    reset_default(k::SIGABRT as i32);
-    let pid = rustix::process::getpid();
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::ABORT);
+    let sig = k::SIGABRT as usize;
+    reset_default(sig as i32);
+    let unblock: u64 = 1 << (sig - 1);
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as usize;
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as usize;
+    // SAFETY: rt_sigprocmask reads one 8-byte mask from a valid reference;
+    // tgkill takes no pointers.
+    unsafe {
+        goro_syscall5(
+            k::__NR_rt_sigprocmask as usize,
+            k::SIG_UNBLOCK as usize,
+            &unblock as *const u64 as usize,
+            0,
+            8,
+            0,
+        );
+        goro_syscall5(k::__NR_tgkill as usize, pid, tid, sig, 0, 0);
+    }
     exit_group(134)
 }
 

@@ -320,7 +320,7 @@ fn stats_count_spawns_and_switches() {
     let (before, after) = goro::run(|| {
         let before = goro::stats();
         for _ in 0..10 {
-            goro::spawn(|| goro::yield_now()).unwrap().join().unwrap();
+            goro::spawn(goro::yield_now).unwrap().join().unwrap();
         }
         (before, goro::stats())
     })

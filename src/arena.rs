@@ -41,10 +41,7 @@ impl Handle {
     /// Inverse of [`Handle::to_u64`]. The result may be stale; resolving it
     /// through the arena checks that.
     pub fn from_u64(v: u64) -> Handle {
-        Handle {
-            index: v as u32,
-            gen: (v >> 32) as u32,
-        }
+        Handle { index: v as u32, gen: (v >> 32) as u32 }
     }
 }
 
@@ -60,11 +57,7 @@ pub struct Slot<T> {
 impl<T> Slot<T> {
     /// A free slot holding `value`.
     pub const fn new(value: T) -> Self {
-        Slot {
-            gen: AtomicU32::new(0),
-            next_free: AtomicU32::new(0),
-            value,
-        }
+        Slot { gen: AtomicU32::new(0), next_free: AtomicU32::new(0), value }
     }
 }
 
@@ -86,13 +79,7 @@ pub struct ArenaHead {
 impl ArenaHead {
     /// An empty head (every slot free).
     pub const fn new() -> Self {
-        ArenaHead {
-            free: Mutex::new(FreeList {
-                head: 0,
-                fresh: 0,
-                live: 0,
-            }),
-        }
+        ArenaHead { free: Mutex::new(FreeList { head: 0, fresh: 0, live: 0 }) }
     }
 }
 
@@ -111,14 +98,8 @@ pub struct Arena<T, const N: usize> {
 impl<T, const N: usize> Arena<T, N> {
     /// An arena whose slots are built by `init` at compile time.
     pub const fn new(slots: [Slot<T>; N]) -> Self {
-        assert!(
-            N < u32::MAX as usize,
-            "goro: arena: capacity must fit in u32"
-        );
-        Arena {
-            head: ArenaHead::new(),
-            slots,
-        }
+        assert!(N < u32::MAX as usize, "goro: arena: capacity must fit in u32");
+        Arena { head: ArenaHead::new(), slots }
     }
 
     /// The head and the slots, for building a [`RawArena`] elsewhere.
@@ -128,10 +109,7 @@ impl<T, const N: usize> Arena<T, N> {
 
     /// A capacity-erased view, so code above need not be generic over `N`.
     pub fn raw(&self) -> RawArena<'_, T> {
-        RawArena {
-            head: &self.head,
-            slots: &self.slots,
-        }
+        RawArena { head: &self.head, slots: &self.slots }
     }
 }
 
@@ -183,9 +161,7 @@ impl<'a, T> RawArena<'a, T> {
                 f.fresh += 1;
                 f.fresh - 1
             } else {
-                return Err(Full {
-                    capacity: self.slots.len(),
-                });
+                return Err(Full { capacity: self.slots.len() });
             };
             f.live += 1;
             index
@@ -202,16 +178,7 @@ impl<'a, T> RawArena<'a, T> {
     /// Freeing a stale handle is an invariant violation and aborts.
     pub fn free(&self, h: Handle) {
         let slot = &self.slots[h.index as usize];
-        if slot
-            .gen
-            .compare_exchange(
-                h.gen,
-                h.gen.wrapping_add(1),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_err()
-        {
+        if slot.gen.compare_exchange(h.gen, h.gen.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed).is_err() {
             crate::fatal("goro: arena: free of a stale handle");
         }
         let mut f = self.head.free.lock();
@@ -235,10 +202,7 @@ impl<'a, T> RawArena<'a, T> {
     /// The current handle of the slot at `index`, if it is allocated.
     pub fn handle_at(&self, index: usize) -> Option<Handle> {
         let gen = self.slots.get(index)?.gen.load(Ordering::Acquire);
-        (gen % 2 == 1).then_some(Handle {
-            index: index as u32,
-            gen,
-        })
+        (gen % 2 == 1).then_some(Handle { index: index as u32, gen })
     }
 
     /// Frees every slot at once (the arena's owner knows nothing uses them).
@@ -253,9 +217,7 @@ impl<'a, T> RawArena<'a, T> {
         // Rebuild the free list so the lowest indices are taken first again.
         f.head = 0;
         for i in (0..f.fresh).rev() {
-            self.slots[i as usize]
-                .next_free
-                .store(f.head, Ordering::Relaxed);
+            self.slots[i as usize].next_free.store(f.head, Ordering::Relaxed);
             f.head = i + 1;
         }
         f.live = 0;

@@ -30,11 +30,7 @@ impl Panic {
         self.payload
             .downcast_ref::<&'static str>()
             .copied()
-            .or_else(|| {
-                self.payload
-                    .downcast_ref::<std::string::String>()
-                    .map(|s| s.as_str())
-            })
+            .or_else(|| self.payload.downcast_ref::<std::string::String>().map(|s| s.as_str()))
     }
 }
 

@@ -31,9 +31,7 @@ pub struct Config {
 impl Config {
     /// The defaults.
     pub const fn new() -> Self {
-        Config {
-            stack_size: DEFAULT_STACK_SIZE,
-        }
+        Config { stack_size: DEFAULT_STACK_SIZE }
     }
 
     /// Sets [`Config::stack_size`].
@@ -44,9 +42,7 @@ impl Config {
 
     fn slot_size(&self) -> Result<usize, Error> {
         if self.stack_size < 16 * 1024 || self.stack_size > 1 << 30 {
-            return Err(Error::InvalidConfig(
-                "stack_size must be between 16 KiB and 1 GiB",
-            ));
+            return Err(Error::InvalidConfig("stack_size must be between 16 KiB and 1 GiB"));
         }
         Ok(self.stack_size.next_power_of_two())
     }
@@ -71,9 +67,7 @@ pub struct Runtime<const MAX_GOROUTINES: usize = DEFAULT_MAX_GOROUTINES> {
 impl<const N: usize> Runtime<N> {
     /// An idle runtime (usable in a `static`; costs nothing until run).
     pub const fn new() -> Self {
-        Runtime {
-            gs: Arena::new([const { Slot::new(G::new()) }; N]),
-        }
+        Runtime { gs: Arena::new([const { Slot::new(G::new()) }; N]) }
     }
 
     /// Runs `main` as the first goroutine and returns its result once it
@@ -87,9 +81,7 @@ impl<const N: usize> Runtime<N> {
         T: Send + 'static,
     {
         if sched::current().is_some() {
-            return Err(Error::InvalidConfig(
-                "goro::run called from inside a goroutine",
-            ));
+            return Err(Error::InvalidConfig("goro::run called from inside a goroutine"));
         }
         let slot = config.slot_size()?;
         let _lock = RunLock::acquire();
@@ -165,10 +157,7 @@ struct RunLock;
 
 impl RunLock {
     fn acquire() -> RunLock {
-        if RUN_LOCK
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if RUN_LOCK.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
             while RUN_LOCK.swap(2, Ordering::Acquire) != 0 {
                 futex::wait(&RUN_LOCK, 2);
             }
@@ -205,11 +194,7 @@ pub struct Stats {
 /// A snapshot of the runtime's counters.
 pub fn stats() -> Stats {
     let mut s = Stats {
-        goroutines_live: if sched::has_arena() {
-            sched::gs().live() as u64
-        } else {
-            0
-        },
+        goroutines_live: if sched::has_arena() { sched::gs().live() as u64 } else { 0 },
         goroutines_spawned: SCHED.spawned.load(Ordering::Relaxed),
         ..Stats::default()
     };

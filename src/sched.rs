@@ -36,11 +36,12 @@ pub(crate) enum Pending {
     None,
     /// Put the goroutine at the back of the run queue.
     Yield,
-    /// Park: call `commit(arg, g)`; if it returns false, run the goroutine
+    /// Park: call `commit(data, g)`; if it returns false, run the goroutine
     /// again at once (a wake-up arrived before it got off its stack).
+    /// `data` points at the commit closure on the parking goroutine's stack.
     Park {
-        commit: fn(usize, usize) -> bool,
-        arg: usize,
+        commit: unsafe fn(*mut u8, usize) -> bool,
+        data: *mut u8,
     },
     /// The goroutine finished; its result is stored.
     Exit,
@@ -69,11 +70,7 @@ pub(crate) struct MStats {
 
 impl MStats {
     const fn new() -> Self {
-        MStats {
-            switches: AtomicU64::new(0),
-            yields: AtomicU64::new(0),
-            parks: AtomicU64::new(0),
-        }
+        MStats { switches: AtomicU64::new(0), yields: AtomicU64::new(0), parks: AtomicU64::new(0) }
     }
 }
 
@@ -84,11 +81,7 @@ pub(crate) fn bump(c: &AtomicU64) {
 
 impl M {
     const fn new() -> Self {
-        M {
-            g0_sp: UnsafeCell::new(0),
-            pending: UnsafeCell::new(Pending::None),
-            stats: MStats::new(),
-        }
+        M { g0_sp: UnsafeCell::new(0), pending: UnsafeCell::new(Pending::None), stats: MStats::new() }
     }
 }
 
@@ -120,10 +113,7 @@ pub(crate) static SCHED: Sched = Sched {
     gs_head: AtomicPtr::new(core::ptr::null_mut()),
     gs_slots: AtomicPtr::new(core::ptr::null_mut()),
     gs_len: AtomicUsize::new(0),
-    runq: RunQueue {
-        q: spin::Mutex::new((0, 0)),
-        len: AtomicUsize::new(0),
-    },
+    runq: RunQueue { q: spin::Mutex::new((0, 0)), len: AtomicUsize::new(0) },
     wake: AtomicU32::new(0),
     idle_ms: AtomicU32::new(0),
     stop: AtomicBool::new(false),
@@ -150,13 +140,9 @@ pub(crate) fn has_arena() -> bool {
 
 /// Makes `arena` the goroutine arena (run() holds the runtime lock).
 pub(crate) fn install(head: &'static ArenaHead, slots: &'static [Slot<G>]) {
-    SCHED
-        .gs_slots
-        .store(slots.as_ptr() as *mut _, Ordering::Relaxed);
+    SCHED.gs_slots.store(slots.as_ptr() as *mut _, Ordering::Relaxed);
     SCHED.gs_len.store(slots.len(), Ordering::Relaxed);
-    SCHED
-        .gs_head
-        .store(head as *const _ as *mut _, Ordering::Release);
+    SCHED.gs_head.store(head as *const _ as *mut _, Ordering::Release);
     SCHED.stop.store(false, Ordering::Relaxed);
     *SCHED.runq.q.lock() = (0, 0);
     SCHED.runq.len.store(0, Ordering::Relaxed);
@@ -198,9 +184,7 @@ pub(crate) fn runq_put(i: usize) {
         if q.1 == 0 {
             q.0 = link;
         } else {
-            gs().at(q.1 as usize - 1)
-                .schedlink
-                .store(link, Ordering::Relaxed);
+            gs().at(q.1 as usize - 1).schedlink.store(link, Ordering::Relaxed);
         }
         q.1 = link;
         SCHED.runq.len.fetch_add(1, Ordering::Relaxed);
@@ -268,12 +252,21 @@ pub fn yield_now() {
     }
 }
 
-/// Parks the running goroutine `i`. `commit(arg, i)` runs on g0 once the
+/// Parks the running goroutine `i`. `commit(i)` runs on g0 once the
 /// goroutine is off its stack; it publishes the goroutine to whoever will
 /// `ready` it and returns true, or returns false if the goroutine should
-/// continue at once.
-pub(crate) fn park(i: usize, commit: fn(usize, usize) -> bool, arg: usize) {
-    switch_to_g0(i, Pending::Park { commit, arg });
+/// continue at once. The closure may borrow from the parking goroutine's
+/// stack (which stays put while it is parked); it must not park.
+pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
+    let mut slot = Some(commit);
+    /// # Safety
+    /// `data` is the `Option<C>` above, alive on the parked goroutine's stack.
+    unsafe fn call<C: FnOnce(usize) -> bool>(data: *mut u8, g: usize) -> bool {
+        // SAFETY: per the contract; g0 calls this exactly once per park.
+        let c = unsafe { (*(data as *mut Option<C>)).take() };
+        c.is_some_and(|c| c(g))
+    }
+    switch_to_g0(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
 }
 
 /// Ends the running goroutine `i`; its result is already stored.
@@ -334,18 +327,17 @@ fn execute(m: &M, mi: usize, i: usize, on_exit: fn(usize)) {
                 runq_put(i);
                 return;
             }
-            Pending::Park { commit, arg } => {
+            Pending::Park { commit, data } => {
                 bump(&m.stats.parks);
                 g.status.store(Status::Waiting as u32, Ordering::Release);
-                if commit(arg, i) {
+                // SAFETY: `data` is the commit closure `park` left on the
+                // goroutine's stack, which is suspended and stays put.
+                if unsafe { commit(data, i) } {
                     return;
                 }
                 // A wake-up beat the commit: run the goroutine again now.
-                if g.status.swap(Status::Running as u32, Ordering::AcqRel) != Status::Waiting as u32
-                {
-                    crate::error::fatal(
-                        "goro: sched: failed commit of a goroutine someone readied",
-                    );
+                if g.status.swap(Status::Running as u32, Ordering::AcqRel) != Status::Waiting as u32 {
+                    crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
                 }
             }
             Pending::Exit => {
@@ -353,9 +345,7 @@ fn execute(m: &M, mi: usize, i: usize, on_exit: fn(usize)) {
                 on_exit(i);
                 return;
             }
-            Pending::None => {
-                crate::error::fatal("goro: sched: goroutine switched to g0 with nothing pending")
-            }
+            Pending::None => crate::error::fatal("goro: sched: goroutine switched to g0 with nothing pending"),
         }
     }
 }

@@ -81,8 +81,7 @@ unsafe impl<T: Send> Send for JoinHandle<T> {}
 // read atomics.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
-const ARENA_WHAT: &str =
-    "goroutines: raise MAX_GOROUTINES of the goro::Runtime<MAX_GOROUTINES> you run";
+const ARENA_WHAT: &str = "goroutines: raise MAX_GOROUTINES of the goro::Runtime<MAX_GOROUTINES> you run";
 
 /// Starts `f` on a new goroutine.
 ///
@@ -114,10 +113,7 @@ where
         return Err(Error::ClosureTooLarge { size, limit });
     }
     let arena = gs();
-    let (h, g) = arena.alloc().map_err(|e| Error::ArenaFull {
-        what: ARENA_WHAT,
-        capacity: e.capacity,
-    })?;
+    let (h, g) = arena.alloc().map_err(|e| Error::ArenaFull { what: ARENA_WHAT, capacity: e.capacity })?;
     let i = h.index();
     if !g.stack_ready.load(Ordering::Relaxed) {
         if let Err(e) = REGION.commit(i) {
@@ -144,16 +140,11 @@ where
     // SAFETY: `result` is a field of the packet just written.
     let result = unsafe { core::ptr::addr_of!((*packet_ptr).result) } as usize;
     g.result.store(result, Ordering::Relaxed);
-    g.drop_result
-        .store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
+    g.drop_result.store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
     g.status.store(Status::Runnable as u32, Ordering::Release);
     sched::SCHED.spawned.fetch_add(1, Ordering::Relaxed);
     sched::runq_put(i);
-    Ok(JoinHandle {
-        g: h,
-        result,
-        _t: PhantomData,
-    })
+    Ok(JoinHandle { g: h, result, _t: PhantomData })
 }
 
 /// First Rust code of every goroutine (called by the arch trampoline).
@@ -173,8 +164,7 @@ where
     // SAFETY: nobody reads the result before the join word says DONE, which
     // on_exit stores after we switch away for good.
     unsafe { (*(*packet).result.get()).write(r) };
-    let i =
-        sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
+    let i = sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
     sched::goexit(i)
 }
 
@@ -211,9 +201,7 @@ fn release(i: usize, drop_result: bool) {
         // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>`
         // for this goroutine's T; the goroutine is dead and detached, so no
         // handle will read the result.
-        unsafe {
-            core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed))
-        };
+        unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed)) };
     }
     g.status.store(Status::Free as u32, Ordering::Relaxed);
     if let Some(h) = arena.handle_at(i) {
@@ -222,15 +210,7 @@ fn release(i: usize, drop_result: bool) {
 }
 
 fn commit_join(target: usize, me: usize) -> bool {
-    gs().at(target)
-        .join
-        .compare_exchange(
-            JOIN_NONE,
-            JOIN_G + me as u32,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_ok()
+    gs().at(target).join.compare_exchange(JOIN_NONE, JOIN_G + me as u32, Ordering::AcqRel, Ordering::Acquire).is_ok()
 }
 
 impl<T> JoinHandle<T> {
@@ -246,14 +226,15 @@ impl<T> JoinHandle<T> {
         match sched::current() {
             Some(me) => {
                 while g.join.load(Ordering::Acquire) != JOIN_DONE {
-                    sched::park(me, commit_join, this.g.index());
+                    sched::park(me, |me| {
+                        g.join
+                            .compare_exchange(JOIN_NONE, JOIN_G + me as u32, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                    });
                 }
             }
             None => {
-                if g.join
-                    .compare_exchange(JOIN_NONE, JOIN_HOST, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
+                if g.join.compare_exchange(JOIN_NONE, JOIN_HOST, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                     while g.join.load(Ordering::Acquire) != JOIN_DONE {
                         futex::wait(&g.join, JOIN_HOST);
                     }
@@ -270,8 +251,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the goroutine has finished.
     pub fn is_finished(&self) -> bool {
-        gs().get(self.g)
-            .is_none_or(|g| g.join.load(Ordering::Acquire) == JOIN_DONE)
+        gs().get(self.g).is_none_or(|g| g.join.load(Ordering::Acquire) == JOIN_DONE)
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -280,23 +260,14 @@ impl<T> JoinHandle<T> {
 
     /// The goroutine's id.
     pub fn id(&self) -> u64 {
-        gs().get(self.g)
-            .map_or(0, |g| g.goid.load(Ordering::Relaxed))
+        gs().get(self.g).map_or(0, |g| g.goid.load(Ordering::Relaxed))
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let Some(g) = gs().get(self.g) else { return };
-        if g.join
-            .compare_exchange(
-                JOIN_NONE,
-                JOIN_DETACHED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
+        if g.join.compare_exchange(JOIN_NONE, JOIN_DETACHED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // Already DONE: nobody will take the result, so drop it here.
             // SAFETY: as in `join`: DONE was acquired, the result is ours.
             drop(unsafe { (*(self.result as *mut ResultSlot<T>)).assume_init_read() });

@@ -52,24 +52,15 @@ pub(crate) static REGION: Region = Region {
 impl Region {
     /// Reserves address space for `count` slots of `slot_size` bytes (a
     /// power of two), reusing the current reservation if it matches.
-    pub(crate) fn setup(
-        &self,
-        count: usize,
-        slot_size: usize,
-        goid_of: fn(usize) -> u64,
-    ) -> Result<bool, Error> {
+    pub(crate) fn setup(&self, count: usize, slot_size: usize, goid_of: fn(usize) -> u64) -> Result<bool, Error> {
         debug_assert!(slot_size.is_power_of_two());
         let shift = slot_size.trailing_zeros();
         let base = self.base.load(Ordering::Acquire);
-        if base != 0
-            && self.shift.load(Ordering::Relaxed) == shift
-            && self.count.load(Ordering::Relaxed) == count
-        {
+        if base != 0 && self.shift.load(Ordering::Relaxed) == shift && self.count.load(Ordering::Relaxed) == count {
             return Ok(false);
         }
-        let len = count.checked_mul(slot_size).ok_or(Error::InvalidConfig(
-            "stack region overflows the address space",
-        ))?;
+        let len =
+            count.checked_mul(slot_size).ok_or(Error::InvalidConfig("stack region overflows the address space"))?;
         // Over-reserve by one slot so the base can be aligned to the slot size.
         let raw = sys::reserve(len + slot_size)?;
         let aligned = (raw + slot_size - 1) & !(slot_size - 1);
@@ -155,11 +146,7 @@ const SIG_IGN: usize = 1;
 unsafe extern "C" fn on_segv(sig: i32, info: *mut u8, ctx: *mut u8) {
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers;
     // si_addr is a pointer-sized field at SI_ADDR_OFFSET.
-    let addr = unsafe {
-        info.add(signal::SI_ADDR_OFFSET)
-            .cast::<usize>()
-            .read_unaligned()
-    };
+    let addr = unsafe { info.add(signal::SI_ADDR_OFFSET).cast::<usize>().read_unaligned() };
     if let Some(i) = REGION.guard_hit(addr) {
         report_overflow(i, addr);
     }
@@ -186,8 +173,7 @@ unsafe extern "C" fn on_segv(sig: i32, info: *mut u8, ctx: *mut u8) {
         }
         h => {
             // SAFETY: a non-SA_SIGINFO handler takes the signal number only.
-            let f: extern "C" fn(i32) =
-                unsafe { core::mem::transmute::<usize, extern "C" fn(i32)>(h) };
+            let f: extern "C" fn(i32) = unsafe { core::mem::transmute::<usize, extern "C" fn(i32)>(h) };
             f(sig);
         }
     }
@@ -253,11 +239,7 @@ impl AltStack {
         // mapping just reserved, which nothing else uses; base's first page
         // stays PROT_NONE as a guard.
         unsafe { sys::make_rw(base + page, ALTSTACK_SIZE) }?;
-        let st = signal::SigStack {
-            sp: base + page,
-            flags: 0,
-            size: ALTSTACK_SIZE,
-        };
+        let st = signal::SigStack { sp: base + page, flags: 0, size: ALTSTACK_SIZE };
         // SAFETY: the stack is mapped, writable and only used by the kernel
         // for this thread's signal frames until `drop` uninstalls it.
         unsafe { signal::set_altstack(&st) }?;
@@ -268,11 +250,7 @@ impl AltStack {
 impl Drop for AltStack {
     fn drop(&mut self) {
         if self.mine != 0 {
-            let off = signal::SigStack {
-                sp: 0,
-                flags: signal::SS_DISABLE,
-                size: 0,
-            };
+            let off = signal::SigStack { sp: 0, flags: signal::SS_DISABLE, size: 0 };
             // SAFETY: disabling takes no memory.
             let _ = unsafe { signal::set_altstack(&off) };
             // SAFETY: the alternate stack is no longer installed and we are

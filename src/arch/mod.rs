@@ -38,14 +38,7 @@ extern "C" {
     fn goro_trampoline();
     /// Raw Linux system call with up to five arguments; returns the raw
     /// result (negative errno on failure).
-    pub(crate) fn goro_syscall5(
-        nr: usize,
-        a0: usize,
-        a1: usize,
-        a2: usize,
-        a3: usize,
-        a4: usize,
-    ) -> isize;
+    pub(crate) fn goro_syscall5(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> isize;
     fn goro_sigreturn();
 }
 

@@ -1,14 +1,8 @@
 //! x86_64 frame layout for `goro_switch` (see `arch/x86_64/context.s`).
 #![allow(unsafe_code)]
 
-core::arch::global_asm!(
-    include_str!("../../arch/x86_64/context.s"),
-    options(att_syntax)
-);
-core::arch::global_asm!(
-    include_str!("../../arch/x86_64/syscall.s"),
-    options(att_syntax)
-);
+core::arch::global_asm!(include_str!("../../arch/x86_64/context.s"), options(att_syntax));
+core::arch::global_asm!(include_str!("../../arch/x86_64/syscall.s"), options(att_syntax));
 
 /// Default MXCSR (all exceptions masked, round to nearest) and x87 control
 /// word (extended precision, all exceptions masked), as a new process has.

@@ -64,13 +64,7 @@ pub(crate) fn reserve(len: usize) -> Result<usize, Error> {
 pub(crate) unsafe fn make_rw(addr: usize, len: usize) -> Result<(), Error> {
     use rustix::mm::MprotectFlags;
     // SAFETY: forwarded to the caller: the range is goro-owned reserved memory.
-    unsafe {
-        rustix::mm::mprotect(
-            addr as *mut _,
-            len,
-            MprotectFlags::READ | MprotectFlags::WRITE,
-        )
-    }?;
+    unsafe { rustix::mm::mprotect(addr as *mut _, len, MprotectFlags::READ | MprotectFlags::WRITE) }?;
     Ok(())
 }
 

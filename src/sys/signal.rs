@@ -18,12 +18,7 @@ pub(crate) struct KernelSigaction {
 
 impl KernelSigaction {
     const fn zeroed() -> Self {
-        KernelSigaction {
-            handler: 0,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        }
+        KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }
     }
 }
 
@@ -80,16 +75,8 @@ pub(crate) fn restore_action(
     // SAFETY: rt_sigaction reads one KernelSigaction from `act` (a valid
     // reference) and writes one to `old_ptr` if non-null (a valid exclusive
     // reference); sigsetsize 8 matches the 64-bit mask field.
-    let r = unsafe {
-        goro_syscall5(
-            k::__NR_rt_sigaction as usize,
-            sig as usize,
-            act as *const _ as usize,
-            old_ptr,
-            8,
-            0,
-        )
-    };
+    let r =
+        unsafe { goro_syscall5(k::__NR_rt_sigaction as usize, sig as usize, act as *const _ as usize, old_ptr, 8, 0) };
     check(r).map(|_| ())
 }
 
@@ -101,23 +88,10 @@ pub(crate) fn reset_default(sig: i32) {
 /// Returns the calling thread's alternate signal stack.
 #[doc(alias = "sigaltstack")]
 pub(crate) fn current_altstack() -> SigStack {
-    let mut old = SigStack {
-        sp: 0,
-        flags: k::SS_DISABLE as i32,
-        size: 0,
-    };
+    let mut old = SigStack { sp: 0, flags: k::SS_DISABLE as i32, size: 0 };
     // SAFETY: a null new stack only queries; `old` is a valid exclusive
     // reference to a stack_t-sized struct.
-    let r = unsafe {
-        goro_syscall5(
-            k::__NR_sigaltstack as usize,
-            0,
-            &mut old as *mut _ as usize,
-            0,
-            0,
-            0,
-        )
-    };
+    let r = unsafe { goro_syscall5(k::__NR_sigaltstack as usize, 0, &mut old as *mut _ as usize, 0, 0, 0) };
     let _ = check(r);
     old
 }
@@ -132,16 +106,7 @@ pub(crate) fn current_altstack() -> SigStack {
 pub(crate) unsafe fn set_altstack(st: &SigStack) -> Result<(), crate::Error> {
     // SAFETY: the kernel reads one stack_t from a valid reference; the
     // memory it names is the caller's responsibility (see above).
-    let r = unsafe {
-        goro_syscall5(
-            k::__NR_sigaltstack as usize,
-            st as *const _ as usize,
-            0,
-            0,
-            0,
-            0,
-        )
-    };
+    let r = unsafe { goro_syscall5(k::__NR_sigaltstack as usize, st as *const _ as usize, 0, 0, 0, 0) };
     check(r).map(|_| ())
 }
 

@@ -24,6 +24,7 @@
 //! lock orders the two).
 #![allow(unsafe_code)]
 
+use crate::time::Timer;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
@@ -69,6 +70,8 @@ pub(crate) struct G {
     /// `unsafe fn(usize)` that drops the result at `result` (its type is
     /// known only to `spawn`); used when the goroutine was detached.
     pub drop_result: AtomicUsize,
+    /// Timer for `sleep` and timed waits (timer id = arena index).
+    pub timer: Timer,
 }
 
 // SAFETY: every field but `sp` is atomic; `sp` is accessed under the hand-off
@@ -87,6 +90,7 @@ impl G {
             join: AtomicU32::new(JOIN_NONE),
             result: AtomicUsize::new(0),
             drop_result: AtomicUsize::new(0),
+            timer: Timer::new(),
         }
     }
 }

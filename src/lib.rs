@@ -33,11 +33,12 @@ mod sched;
 mod spawn;
 mod stack;
 mod sys;
+pub mod time;
 
 pub(crate) use error::fatal;
 pub use error::Error;
 pub use panic::Panic;
-pub use rt::{run, stats, Config, Runtime, Stats, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE};
+pub use rt::{run, sleep, stats, Config, Runtime, Stats, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE};
 pub use sched::yield_now;
 pub use spawn::{spawn, JoinError, JoinHandle};
 

@@ -10,8 +10,10 @@ use crate::g::G;
 use crate::sched::{self, MS, SCHED};
 use crate::stack::{self, AltStack, REGION};
 use crate::sys::futex;
+use crate::time::{self, Timer};
 use crate::{spawn, Error};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::time::Duration;
 
 /// Goroutine capacity of the default runtime used by [`run`].
 pub const DEFAULT_MAX_GOROUTINES: usize = 10_000;
@@ -95,6 +97,7 @@ impl<const N: usize> Runtime<N> {
         raw.reset();
         let (head, slots) = self.gs.parts();
         sched::install(head, slots);
+        time::install(timer_of);
         let _alt = AltStack::ensure()?;
         let h = spawn::spawn_inner(main)?;
         MAIN.store(h.index(), Ordering::Relaxed);
@@ -125,6 +128,29 @@ fn resume_panic(e: spawn::JoinError) -> ! {
 #[cfg(not(feature = "std"))]
 fn resume_panic(_: spawn::JoinError) -> ! {
     crate::error::fatal("goro: run: main goroutine panicked")
+}
+
+/// Resolves a timer id: goroutine `i`'s timer is id `i`.
+fn timer_of(id: u32) -> &'static Timer {
+    &sched::gs().at(id as usize).timer
+}
+
+/// Puts the calling goroutine to sleep for `d` (a thread outside the
+/// runtime sleeps the whole thread).
+pub fn sleep(d: Duration) {
+    let Some(i) = sched::current() else {
+        crate::sys::thread_sleep(time::dur_ns(d));
+        return;
+    };
+    let when = time::nanotime().saturating_add(time::dur_ns(d));
+    sched::park(i, |gi| {
+        time::arm(gi as u32, when, wake_sleeper, gi, 0);
+        true
+    });
+}
+
+fn wake_sleeper(g: usize, _seq: u32) {
+    sched::ready(g);
 }
 
 /// Arena slot of the main goroutine.

@@ -24,6 +24,7 @@ use crate::arena::{ArenaHead, RawArena, Slot};
 use crate::g::{Status, G};
 use crate::stack::REGION;
 use crate::sys::futex;
+use crate::time;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -282,6 +283,9 @@ pub(crate) fn goexit(i: usize) -> ! {
 pub(crate) fn m_loop(mi: usize, on_exit: fn(usize)) {
     let m = &MS[mi];
     while !SCHED.stop.load(Ordering::Acquire) {
+        if time::next_when().is_some() {
+            time::run_due(time::nanotime());
+        }
         match runq_get() {
             Some(i) => execute(m, mi, i, on_exit),
             None => idle(),
@@ -289,12 +293,20 @@ pub(crate) fn m_loop(mi: usize, on_exit: fn(usize)) {
     }
 }
 
-/// Sleeps until work arrives or the runtime stops.
+/// Sleeps until work arrives, the next timer is due, or the runtime stops.
 fn idle() {
     let seen = SCHED.wake.load(Ordering::SeqCst);
     SCHED.idle_ms.fetch_add(1, Ordering::SeqCst);
     if SCHED.runq.len.load(Ordering::SeqCst) == 0 && !SCHED.stop.load(Ordering::SeqCst) {
-        futex::wait(&SCHED.wake, seen);
+        match time::next_when() {
+            Some(when) => {
+                let ns = when - time::nanotime();
+                if ns > 0 {
+                    futex::wait_timeout(&SCHED.wake, seen, ns);
+                }
+            }
+            None => futex::wait(&SCHED.wake, seen),
+        }
     }
     SCHED.idle_ms.fetch_sub(1, Ordering::SeqCst);
 }

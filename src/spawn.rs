@@ -209,10 +209,6 @@ fn release(i: usize, drop_result: bool) {
     }
 }
 
-fn commit_join(target: usize, me: usize) -> bool {
-    gs().at(target).join.compare_exchange(JOIN_NONE, JOIN_G + me as u32, Ordering::AcqRel, Ordering::Acquire).is_ok()
-}
-
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result. From a
     /// goroutine it parks; from a thread outside the runtime it blocks the

@@ -34,14 +34,9 @@ fn thousands_of_goroutines_yield_in_fifo_order() {
             Arc::try_unwrap(trace).unwrap().into_inner().unwrap()
         })
         .unwrap();
-    let expected: Vec<_> = (0..ROUNDS)
-        .flat_map(|r| (0..N).map(move |i| (r, i)))
-        .collect();
+    let expected: Vec<_> = (0..ROUNDS).flat_map(|r| (0..N).map(move |i| (r, i))).collect();
     assert_eq!(trace.len(), expected.len());
-    assert!(
-        trace == expected,
-        "execution trace is not round-robin in spawn order"
-    );
+    assert!(trace == expected, "execution trace is not round-robin in spawn order");
 }
 
 #[test]
@@ -130,11 +125,7 @@ fn main_result_and_goroutine_ids() {
     .unwrap();
     assert_eq!(ids.1, ids.2, "JoinHandle::id names the goroutine");
     assert_ne!(ids.0, ids.1);
-    assert_eq!(
-        goro::goroutine_id(),
-        None,
-        "a host thread is not a goroutine"
-    );
+    assert_eq!(goro::goroutine_id(), None, "a host thread is not a goroutine");
 }
 
 #[test]
@@ -152,9 +143,7 @@ fn run_inside_a_goroutine_is_an_error() {
 #[test]
 fn invalid_stack_size_is_rejected() {
     static RT: goro::Runtime<4> = goro::Runtime::new();
-    let e = RT
-        .run(goro::Config::new().stack_size(1024), || ())
-        .unwrap_err();
+    let e = RT.run(goro::Config::new().stack_size(1024), || ()).unwrap_err();
     assert!(matches!(e, goro::Error::InvalidConfig(_)));
     assert!(e.to_string().contains("stack_size"), "{e}");
 }
@@ -175,9 +164,7 @@ fn arena_exhaustion_names_the_capacity_and_recovers() {
             // ...joining frees them for reuse.
             let sum: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
             assert_eq!(sum, 21);
-            let again: Vec<_> = (0..7)
-                .map(|i| goro::spawn(move || i * 2).unwrap())
-                .collect();
+            let again: Vec<_> = (0..7).map(|i| goro::spawn(move || i * 2).unwrap()).collect();
             let after: i32 = again.into_iter().map(|h| h.join().unwrap()).sum();
             (err, after)
         })
@@ -247,11 +234,7 @@ fn detached_goroutines_run_and_their_results_are_dropped() {
             goro::stats().goroutines_live
         })
         .unwrap();
-    assert_eq!(
-        DROPS.load(Ordering::SeqCst) - before,
-        11,
-        "every result dropped exactly once"
-    );
+    assert_eq!(DROPS.load(Ordering::SeqCst) - before, 11, "every result dropped exactly once");
     assert_eq!(live_after, 1, "only main still holds a slot");
 }
 
@@ -307,10 +290,7 @@ fn panics_surface_through_join() {
 fn a_panic_in_main_resumes_in_the_caller() {
     let r = std::panic::catch_unwind(|| goro::run(|| panic!("main goroutine panicked")));
     let payload = r.unwrap_err();
-    assert_eq!(
-        payload.downcast_ref::<&str>(),
-        Some(&"main goroutine panicked")
-    );
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"main goroutine panicked"));
     // The runtime is usable again afterwards.
     assert_eq!(goro::run(|| 7).unwrap(), 7);
 }
@@ -328,8 +308,41 @@ fn stats_count_spawns_and_switches() {
     assert!(after.goroutines_spawned >= before.goroutines_spawned + 10);
     assert!(after.yields >= before.yields + 10);
     assert!(after.context_switches >= before.context_switches + 20);
-    assert!(
-        after.parks >= before.parks + 10,
-        "each join of a running goroutine parks"
-    );
+    assert!(after.parks >= before.parks + 10, "each join of a running goroutine parks");
+}
+
+#[test]
+fn sleeping_goroutines_wake_in_deadline_order() {
+    use std::time::{Duration, Instant};
+    let (order, elapsed) = goro::run(|| {
+        let start = Instant::now();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = [30u64, 10, 20, 0]
+            .into_iter()
+            .map(|ms| {
+                let o = order.clone();
+                goro::spawn(move || {
+                    goro::sleep(Duration::from_millis(ms));
+                    o.lock().unwrap().push(ms);
+                })
+                .unwrap()
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let v = order.lock().unwrap().clone();
+        (v, start.elapsed())
+    })
+    .unwrap();
+    assert_eq!(order, [0, 10, 20, 30]);
+    assert!(elapsed >= Duration::from_millis(30), "slept at least the longest sleep: {elapsed:?}");
+}
+
+#[test]
+fn goro_instant_is_monotonic_and_host_sleep_blocks_the_thread() {
+    let t0 = goro::time::Instant::now();
+    goro::sleep(std::time::Duration::from_millis(5));
+    let d = t0.elapsed();
+    assert!(d >= std::time::Duration::from_millis(5), "{d:?}");
 }

@@ -95,3 +95,22 @@ pub(crate) fn write_stderr(mut bytes: &[u8]) {
         }
     }
 }
+
+/// Monotonic clock in nanoseconds (vDSO where available).
+#[inline]
+pub(crate) fn now_ns() -> i64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+/// Blocks the calling thread for `ns` nanoseconds (for host threads; a
+/// goroutine sleeps through the timer heap instead).
+#[doc(alias = "clock_nanosleep")]
+pub(crate) fn thread_sleep(ns: i64) {
+    let mut left = rustix::time::Timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 };
+    while let rustix::thread::NanosleepRelativeResult::Interrupted(rem) =
+        rustix::thread::clock_nanosleep_relative(rustix::time::ClockId::Monotonic, &left)
+    {
+        left = rem;
+    }
+}

@@ -1,0 +1,3 @@
+module goro.bench/gobench
+
+go 1.21

@@ -18,16 +18,10 @@ fn main() {
                 .expect("spawn")
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|h| h.join().expect("join"))
-            .sum::<u64>()
+        workers.into_iter().map(|h| h.join().expect("join")).sum::<u64>()
     })
     .expect("goro::run");
     println!("sum of results: {total}");
     let s = goro::stats();
-    println!(
-        "spawned {} goroutines, {} context switches",
-        s.goroutines_spawned, s.context_switches
-    );
+    println!("spawned {} goroutines, {} context switches", s.goroutines_spawned, s.context_switches);
 }

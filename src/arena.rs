@@ -13,8 +13,15 @@
 //! Allocation takes the most recently freed slot first (warm in cache), and
 //! otherwise the next never-used slot, so constructing an arena costs nothing
 //! at run time and untouched slots stay untouched pages.
+//!
+//! # Safety
+//!
+//! [`ArenaCell`] keeps a `RawArena<'static, T>` in atomics (so a runtime
+//! can install its arena into a `static` at start-up) and rebuilds the
+//! slice from its parts: the only `unsafe` here.
+#![allow(unsafe_code)]
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use spin::Mutex;
 
 /// A generation-tagged reference to an arena slot.
@@ -221,6 +228,61 @@ impl<'a, T> RawArena<'a, T> {
             f.head = i + 1;
         }
         f.live = 0;
+    }
+}
+
+/// A `RawArena<'static, T>` that can be installed into a `static` and read
+/// back without locks.
+pub struct ArenaCell<T> {
+    head: AtomicPtr<ArenaHead>,
+    slots: AtomicPtr<Slot<T>>,
+    len: AtomicUsize,
+}
+
+impl<T> ArenaCell<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        ArenaCell {
+            head: AtomicPtr::new(core::ptr::null_mut()),
+            slots: AtomicPtr::new(core::ptr::null_mut()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Installs `arena`. Readers that run after this (ordered by the
+    /// release store, e.g. goroutines started later) see it.
+    pub fn set(&self, arena: RawArena<'static, T>) {
+        self.slots.store(arena.slots.as_ptr() as *mut Slot<T>, Ordering::Relaxed);
+        self.len.store(arena.slots.len(), Ordering::Relaxed);
+        self.head.store(arena.head as *const ArenaHead as *mut ArenaHead, Ordering::Release);
+    }
+
+    /// Whether an arena was installed.
+    pub fn is_set(&self) -> bool {
+        !self.head.load(Ordering::Acquire).is_null()
+    }
+
+    /// The installed arena. Aborts if none was installed.
+    #[inline]
+    pub fn get(&self) -> RawArena<'static, T> {
+        let head = self.head.load(Ordering::Acquire);
+        if head.is_null() {
+            crate::fatal("goro: arena: used before the runtime started");
+        }
+        let slots = self.slots.load(Ordering::Relaxed);
+        let len = self.len.load(Ordering::Relaxed);
+        // SAFETY: `set` stored these from a `RawArena<'static, T>`: a
+        // `&'static ArenaHead` and a `&'static [Slot<T>]` of `len` slots. A
+        // reader that saw `head` (acquire) also sees the matching `slots`
+        // and `len` (stored before the release). Installs happen only while
+        // no goroutine runs (under the runtime lock); slots are never freed.
+        unsafe { RawArena { head: &*head, slots: core::slice::from_raw_parts(slots, len) } }
+    }
+}
+
+impl<T> Default for ArenaCell<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -7,8 +7,10 @@
 
 use crate::arena::{Arena, Slot};
 use crate::g::G;
-use crate::sched::{self, MS, SCHED};
+use crate::netpoll::{self, PollDesc};
+use crate::sched::{self, GList, MS, SCHED};
 use crate::stack::{self, AltStack, REGION};
+use crate::sys;
 use crate::sys::futex;
 use crate::time::{self, Timer};
 use crate::{spawn, Error};
@@ -17,6 +19,9 @@ use core::time::Duration;
 
 /// Goroutine capacity of the default runtime used by [`run`].
 pub const DEFAULT_MAX_GOROUTINES: usize = 10_000;
+/// Poll-descriptor capacity (open sockets and other polled fds) of the
+/// default runtime.
+pub const DEFAULT_MAX_FDS: usize = 10_000;
 /// Default stack slot per goroutine, guard page included (256 KiB).
 /// Only the pages a goroutine touches use memory.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
@@ -56,20 +61,25 @@ impl Default for Config {
     }
 }
 
-/// Storage for a runtime whose goroutine capacity is `MAX_GOROUTINES`.
+/// Storage for a runtime with room for `MAX_GOROUTINES` goroutines and
+/// `MAX_FDS` open pollable fds (sockets).
 ///
 /// ```no_run
-/// static RT: goro::Runtime<100_000> = goro::Runtime::new();
+/// static RT: goro::Runtime<100_000, 20_000> = goro::Runtime::new();
 /// let sum = RT.run(goro::Config::new(), || 1 + 1).unwrap();
 /// ```
-pub struct Runtime<const MAX_GOROUTINES: usize = DEFAULT_MAX_GOROUTINES> {
+pub struct Runtime<const MAX_GOROUTINES: usize = DEFAULT_MAX_GOROUTINES, const MAX_FDS: usize = DEFAULT_MAX_FDS> {
     gs: Arena<G, MAX_GOROUTINES>,
+    pds: Arena<PollDesc, MAX_FDS>,
 }
 
-impl<const N: usize> Runtime<N> {
+impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
     /// An idle runtime (usable in a `static`; costs nothing until run).
     pub const fn new() -> Self {
-        Runtime { gs: Arena::new([const { Slot::new(G::new()) }; N]) }
+        Runtime {
+            gs: Arena::new([const { Slot::new(G::new()) }; N]),
+            pds: Arena::new([const { Slot::new(PollDesc::new()) }; FDS]),
+        }
     }
 
     /// Runs `main` as the first goroutine and returns its result once it
@@ -95,15 +105,19 @@ impl<const N: usize> Runtime<N> {
             }
         }
         raw.reset();
-        let (head, slots) = self.gs.parts();
-        sched::install(head, slots);
+        self.pds.raw().reset();
+        sched::install(self.gs.raw());
         time::install(timer_of);
+        netpoll::install(self.pds.raw())?;
+        sched::set_poll_breaker(netpoll::netpoll_break);
+        raise_fd_limit();
         let _alt = AltStack::ensure()?;
         let h = spawn::spawn_inner(main)?;
         MAIN.store(h.index(), Ordering::Relaxed);
-        sched::m_loop(0, on_exit);
+        schedule(0);
         let r = h.join();
         raw.reset();
+        self.pds.raw().reset();
         match r {
             Ok(v) => Ok(v),
             Err(e) => resume_panic(e),
@@ -111,7 +125,7 @@ impl<const N: usize> Runtime<N> {
     }
 }
 
-impl<const N: usize> Default for Runtime<N> {
+impl<const N: usize, const FDS: usize> Default for Runtime<N, FDS> {
     fn default() -> Self {
         Self::new()
     }
@@ -130,9 +144,63 @@ fn resume_panic(_: spawn::JoinError) -> ! {
     crate::error::fatal("goro: run: main goroutine panicked")
 }
 
-/// Resolves a timer id: goroutine `i`'s timer is id `i`.
+/// Resolves a timer id: goroutine `i`'s timer is id `i`; poll descriptor
+/// timers follow (see `netpoll::timer_of`).
 fn timer_of(id: u32) -> &'static Timer {
-    &sched::gs().at(id as usize).timer
+    let gs = sched::gs();
+    if (id as usize) < gs.capacity() {
+        &gs.at(id as usize).timer
+    } else {
+        netpoll::timer_of(id, gs.capacity())
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit, as Go does at start-up:
+/// a network server should not stop at 1024 sockets.
+fn raise_fd_limit() {
+    if let (Some(cur), max) = sys::net::nofile_limit() {
+        if max.is_none_or(|m| m > cur) {
+            let _ = sys::net::set_nofile_limit(max, max);
+        }
+    }
+}
+
+/// Go's `schedule`/`findRunnable` for M `mi`: run timers, then goroutines;
+/// when none is runnable, block in the netpoller until the next timer (or
+/// until woken); poll the network now and then even while busy, so I/O
+/// waiters are not starved by goroutines that keep yielding.
+fn schedule(mi: usize) {
+    let mut tick: u32 = 0;
+    let mut ready = GList::new();
+    while !sched::stopping() {
+        if time::next_when().is_some() {
+            time::run_due(time::nanotime());
+        }
+        tick = tick.wrapping_add(1);
+        if tick % 61 == 0 && netpoll::inited() && netpoll::netpoll(0, &mut ready) > 0 {
+            sched::ready_list(&mut ready);
+        }
+        if let Some(i) = sched::runq_get() {
+            sched::execute(mi, i, on_exit);
+            continue;
+        }
+        let delay = match time::next_when() {
+            Some(w) => (w - time::nanotime()).max(0),
+            None => -1,
+        };
+        if netpoll::inited() {
+            sched::set_polling(true);
+            // Re-check after announcing: work queued before the announcement
+            // would not have interrupted the poll.
+            if !sched::runq_nonempty() && !sched::stopping() {
+                netpoll::netpoll(delay, &mut ready);
+            }
+            sched::set_polling(false);
+            sched::ready_list(&mut ready);
+        } else {
+            sched::idle_sleep(delay);
+        }
+    }
 }
 
 /// Puts the calling goroutine to sleep for `d` (a thread outside the

@@ -20,13 +20,12 @@
 //! thread, at a different point of the switch).
 #![allow(unsafe_code)]
 
-use crate::arena::{ArenaHead, RawArena, Slot};
+use crate::arena::{ArenaCell, RawArena};
 use crate::g::{Status, G};
 use crate::stack::REGION;
 use crate::sys::futex;
-use crate::time;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Most Ms (OS threads) a runtime can have.
 pub(crate) const MAX_M: usize = 64;
@@ -96,14 +95,16 @@ struct RunQueue {
 
 /// Global scheduler state.
 pub(crate) struct Sched {
-    gs_head: AtomicPtr<ArenaHead>,
-    gs_slots: AtomicPtr<Slot<G>>,
-    gs_len: AtomicUsize,
+    gs: ArenaCell<G>,
     runq: RunQueue,
     /// Futex word idle Ms sleep on; bumped when work arrives.
     wake: AtomicU32,
     idle_ms: AtomicU32,
-    /// Set when the main goroutine has finished: Ms return from `m_loop`.
+    /// Ms blocked in the netpoller.
+    polling: AtomicU32,
+    /// `fn()` that interrupts the netpoller (0 until installed).
+    breaker: AtomicUsize,
+    /// Set when the main goroutine has finished: Ms return from their loop.
     stop: AtomicBool,
     /// Next goroutine id.
     next_goid: AtomicU64,
@@ -111,12 +112,12 @@ pub(crate) struct Sched {
 }
 
 pub(crate) static SCHED: Sched = Sched {
-    gs_head: AtomicPtr::new(core::ptr::null_mut()),
-    gs_slots: AtomicPtr::new(core::ptr::null_mut()),
-    gs_len: AtomicUsize::new(0),
+    gs: ArenaCell::new(),
     runq: RunQueue { q: spin::Mutex::new((0, 0)), len: AtomicUsize::new(0) },
     wake: AtomicU32::new(0),
     idle_ms: AtomicU32::new(0),
+    polling: AtomicU32::new(0),
+    breaker: AtomicUsize::new(0),
     stop: AtomicBool::new(false),
     next_goid: AtomicU64::new(1),
     spawned: AtomicU64::new(0),
@@ -125,25 +126,17 @@ pub(crate) static SCHED: Sched = Sched {
 /// The goroutine arena of the running runtime.
 #[inline]
 pub(crate) fn gs() -> RawArena<'static, G> {
-    let head = SCHED.gs_head.load(Ordering::Acquire);
-    let slots = SCHED.gs_slots.load(Ordering::Relaxed);
-    let len = SCHED.gs_len.load(Ordering::Relaxed);
-    // SAFETY: `install` stored these from a `RawArena<'static, G>` (a live
-    // `&'static` arena head and slot slice) before any goroutine or M runs,
-    // and they are not changed while the runtime runs.
-    unsafe { RawArena::from_parts(&*head, core::slice::from_raw_parts(slots, len)) }
+    SCHED.gs.get()
 }
 
 /// Whether a runtime has installed its arena.
 pub(crate) fn has_arena() -> bool {
-    !SCHED.gs_head.load(Ordering::Acquire).is_null()
+    SCHED.gs.is_set()
 }
 
 /// Makes `arena` the goroutine arena (run() holds the runtime lock).
-pub(crate) fn install(head: &'static ArenaHead, slots: &'static [Slot<G>]) {
-    SCHED.gs_slots.store(slots.as_ptr() as *mut _, Ordering::Relaxed);
-    SCHED.gs_len.store(slots.len(), Ordering::Relaxed);
-    SCHED.gs_head.store(head as *const _ as *mut _, Ordering::Release);
+pub(crate) fn install(arena: RawArena<'static, G>) {
+    SCHED.gs.set(arena);
     SCHED.stop.store(false, Ordering::Relaxed);
     *SCHED.runq.q.lock() = (0, 0);
     SCHED.runq.len.store(0, Ordering::Relaxed);
@@ -173,6 +166,65 @@ pub(crate) fn current() -> Option<usize> {
     REGION.index_of(stack_addr())
 }
 
+// ---- goroutine lists ----
+
+/// A list of goroutines linked through `G::schedlink`, owned by whoever
+/// holds it (a goroutine is in at most one list or queue at a time).
+#[derive(Default)]
+pub(crate) struct GList {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+impl GList {
+    pub(crate) const fn new() -> Self {
+        GList { head: 0, tail: 0, len: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends goroutine `i`.
+    pub(crate) fn push(&mut self, i: usize) {
+        let link = i as u32 + 1;
+        gs().at(i).schedlink.store(0, Ordering::Relaxed);
+        if self.tail == 0 {
+            self.head = link;
+        } else {
+            gs().at(self.tail as usize - 1).schedlink.store(link, Ordering::Relaxed);
+        }
+        self.tail = link;
+        self.len += 1;
+    }
+
+    /// Removes the first goroutine.
+    pub(crate) fn pop(&mut self) -> Option<usize> {
+        if self.head == 0 {
+            return None;
+        }
+        let i = self.head as usize - 1;
+        self.head = gs().at(i).schedlink.load(Ordering::Relaxed);
+        if self.head == 0 {
+            self.tail = 0;
+        }
+        self.len -= 1;
+        Some(i)
+    }
+}
+
+/// Makes every goroutine in `list` runnable (they were parked).
+pub(crate) fn ready_list(list: &mut GList) {
+    while let Some(i) = list.pop() {
+        ready(i);
+    }
+}
+
 // ---- run queue ----
 
 /// Appends goroutine `i` to the run queue and wakes an idle M if any.
@@ -195,7 +247,7 @@ pub(crate) fn runq_put(i: usize) {
     }
 }
 
-fn runq_get() -> Option<usize> {
+pub(crate) fn runq_get() -> Option<usize> {
     if SCHED.runq.len.load(Ordering::Relaxed) == 0 {
         return None;
     }
@@ -215,6 +267,14 @@ fn runq_get() -> Option<usize> {
 fn wake_idle() {
     SCHED.wake.fetch_add(1, Ordering::SeqCst);
     futex::wake(&SCHED.wake, 1);
+    if SCHED.polling.load(Ordering::SeqCst) != 0 {
+        let f = SCHED.breaker.load(Ordering::Acquire);
+        if f != 0 {
+            // SAFETY: `breaker` only holds 0 or a `fn()` stored by
+            // `set_poll_breaker`.
+            unsafe { core::mem::transmute::<usize, fn()>(f)() };
+        }
+    }
 }
 
 /// Makes a parked goroutine runnable. Callable from any thread, inside or
@@ -278,37 +338,48 @@ pub(crate) fn goexit(i: usize) -> ! {
 
 // ---- M side (g0) ----
 
-/// Runs goroutines on M `mi` until the runtime stops. `on_exit(i)` is called
-/// on g0 for each goroutine that finishes.
-pub(crate) fn m_loop(mi: usize, on_exit: fn(usize)) {
-    let m = &MS[mi];
-    while !SCHED.stop.load(Ordering::Acquire) {
-        if time::next_when().is_some() {
-            time::run_due(time::nanotime());
-        }
-        match runq_get() {
-            Some(i) => execute(m, mi, i, on_exit),
-            None => idle(),
-        }
-    }
+/// Whether the runtime is stopping (Ms should return).
+#[inline]
+pub(crate) fn stopping() -> bool {
+    SCHED.stop.load(Ordering::Acquire)
 }
 
-/// Sleeps until work arrives, the next timer is due, or the runtime stops.
-fn idle() {
+/// Whether the run queue looks non-empty.
+#[inline]
+pub(crate) fn runq_nonempty() -> bool {
+    SCHED.runq.len.load(Ordering::SeqCst) != 0
+}
+
+/// Sleeps on the idle futex until work arrives, the runtime stops, or
+/// `timeout_ns` passes (`< 0`: no timeout).
+pub(crate) fn idle_sleep(timeout_ns: i64) {
     let seen = SCHED.wake.load(Ordering::SeqCst);
     SCHED.idle_ms.fetch_add(1, Ordering::SeqCst);
-    if SCHED.runq.len.load(Ordering::SeqCst) == 0 && !SCHED.stop.load(Ordering::SeqCst) {
-        match time::next_when() {
-            Some(when) => {
-                let ns = when - time::nanotime();
-                if ns > 0 {
-                    futex::wait_timeout(&SCHED.wake, seen, ns);
-                }
-            }
-            None => futex::wait(&SCHED.wake, seen),
+    if !runq_nonempty() && !stopping() {
+        if timeout_ns < 0 {
+            futex::wait(&SCHED.wake, seen);
+        } else if timeout_ns > 0 {
+            futex::wait_timeout(&SCHED.wake, seen, timeout_ns);
         }
     }
     SCHED.idle_ms.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Marks this M as blocked in the netpoller (or not): work arriving from
+/// another thread must then interrupt the poll (`netpoll_break`).
+pub(crate) fn set_polling(on: bool) {
+    if on {
+        SCHED.idle_ms.fetch_add(1, Ordering::SeqCst);
+        SCHED.polling.fetch_add(1, Ordering::SeqCst);
+    } else {
+        SCHED.polling.fetch_sub(1, Ordering::SeqCst);
+        SCHED.idle_ms.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Installs the function that interrupts a thread blocked in the poller.
+pub(crate) fn set_poll_breaker(f: fn()) {
+    SCHED.breaker.store(f as *const () as usize, Ordering::Release);
 }
 
 /// Stops every M once it finishes its current goroutine.
@@ -318,7 +389,9 @@ pub(crate) fn stop() {
     futex::wake(&SCHED.wake, u32::MAX);
 }
 
-fn execute(m: &M, mi: usize, i: usize, on_exit: fn(usize)) {
+/// Runs goroutine `i` on M `mi` until it yields, parks or exits.
+pub(crate) fn execute(mi: usize, i: usize, on_exit: fn(usize)) {
+    let m = &MS[mi];
     let g = gs().at(i);
     loop {
         g.status.store(Status::Running as u32, Ordering::Relaxed);

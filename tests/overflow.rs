@@ -25,11 +25,7 @@ fn recurse(depth: u64, buf: &mut [u8; 512]) -> u64 {
 fn run_child(case: &str, test: &str) -> std::process::Output {
     let exe = std::env::current_exe().unwrap();
     let args = [test, "--exact", "--nocapture", "--test-threads=1"];
-    let run = |mut c: Command| {
-        c.env("GORO_CHILD", case)
-            .env("RUST_BACKTRACE", "0")
-            .output()
-    };
+    let run = |mut c: Command| c.env("GORO_CHILD", case).env("RUST_BACKTRACE", "0").output();
     let mut direct = Command::new(&exe);
     direct.args(args);
     match run(direct) {
@@ -54,29 +50,16 @@ fn goroutine_stack_overflow_is_reported_and_aborts() {
         .unwrap();
         unreachable!("the overflow must end the process");
     }
-    let out = run_child(
-        "overflow",
-        "goroutine_stack_overflow_is_reported_and_aborts",
-    );
+    let out = run_child("overflow", "goroutine_stack_overflow_is_reported_and_aborts");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(6),
-        "expected death by SIGABRT; status {:?}, stderr: {stderr}",
-        out.status
-    );
+    assert_eq!(out.status.signal(), Some(6), "expected death by SIGABRT; status {:?}, stderr: {stderr}", out.status);
     let line = stderr
         .lines()
         .find(|l| l.starts_with("goro: goroutine "))
         .unwrap_or_else(|| panic!("no goro line in: {stderr}"));
     assert!(line.contains("stack overflow"), "{line}");
     // The overflowing goroutine is the child, not main.
-    let goid: u64 = line["goro: goroutine ".len()..]
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let goid: u64 = line["goro: goroutine ".len()..].split(' ').next().unwrap().parse().unwrap();
     assert!(goid >= 2, "{line}");
 }
 
@@ -88,12 +71,7 @@ fn main_goroutine_overflow_is_reported_too() {
     }
     let out = run_child("main", "main_goroutine_overflow_is_reported_too");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(6),
-        "status {:?}, stderr: {stderr}",
-        out.status
-    );
+    assert_eq!(out.status.signal(), Some(6), "status {:?}, stderr: {stderr}", out.status);
     assert!(stderr.contains("stack overflow"), "{stderr}");
 }
 
@@ -110,14 +88,6 @@ fn other_segfaults_reach_the_previous_handler() {
     }
     let out = run_child("segv", "other_segfaults_reach_the_previous_handler");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.signal(),
-        Some(11),
-        "expected SIGSEGV; status {:?}, stderr: {stderr}",
-        out.status
-    );
-    assert!(
-        !stderr.contains("goro:"),
-        "goro must not claim a fault outside its stacks: {stderr}"
-    );
+    assert_eq!(out.status.signal(), Some(11), "expected SIGSEGV; status {:?}, stderr: {stderr}", out.status);
+    assert!(!stderr.contains("goro:"), "goro must not claim a fault outside its stacks: {stderr}");
 }

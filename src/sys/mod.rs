@@ -11,11 +11,37 @@
 //! kernel gives them. Each function documents what its callers must uphold.
 #![allow(unsafe_code)]
 
+pub(crate) mod epoll;
 pub(crate) mod futex;
+pub(crate) mod net;
 pub(crate) mod signal;
 
+pub(crate) use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+pub(crate) use rustix::io::Errno;
+
+/// System calls by kind, for `goro::stats()`.
+#[derive(Clone, Copy)]
+pub(crate) enum Sys {
+    Read,
+    Write,
+    Accept,
+    Connect,
+    EpollWait,
+    EpollCtl,
+    Futex,
+    Other,
+}
+
+/// Counters indexed by `Sys`.
+pub(crate) static SYSCALLS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+
+#[inline]
+pub(crate) fn count(k: Sys) {
+    SYSCALLS[k as usize].fetch_add(1, Ordering::Relaxed);
+}
+
 use crate::Error;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 impl From<rustix::io::Errno> for Error {
     fn from(e: rustix::io::Errno) -> Self {
@@ -112,5 +138,31 @@ pub(crate) fn thread_sleep(ns: i64) {
         rustix::thread::clock_nanosleep_relative(rustix::time::ClockId::Monotonic, &left)
     {
         left = rem;
+    }
+}
+
+/// Gives up ownership of an fd (goro's poll layer closes it itself).
+pub(crate) fn into_raw(fd: OwnedFd) -> i32 {
+    use rustix::fd::IntoRawFd;
+    fd.into_raw_fd()
+}
+
+/// Closes a raw fd that goro owns.
+pub(crate) fn close_raw(fd: i32) {
+    use rustix::fd::FromRawFd;
+    count(Sys::Other);
+    // SAFETY: the poll layer calls this exactly once per fd it owns, after
+    // the last reference left; dropping the OwnedFd closes it.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+}
+
+/// Borrowing an owned fd, for the few wrappers that take one.
+pub(crate) trait AsFdBorrowed {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_>;
+}
+
+impl AsFdBorrowed for OwnedFd {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
+        self.as_fd()
     }
 }

@@ -1,0 +1,415 @@
+//! `Fd`: a non-blocking fd registered with the netpoller, with Go's fdMutex
+//! rules: reference counting, one reader and one writer in flight, and a
+//! close that wakes everyone and releases the fd only when the last user
+//! leaves. One try-then-park loop ([`Fd::io`]) serves every operation.
+//!
+//! # Rules
+//!
+//! - Every operation takes a reference (and, for reads and writes, the
+//!   direction's lock) under `PollDesc::fdmu`, after checking that the
+//!   descriptor's generation still matches: a stale `Fd` can never reach an
+//!   fd number that was closed and reused.
+//! - `close` marks the fd closing, wakes goroutines waiting for the locks
+//!   and for readiness (they return `Error::Closed`), and the last reference
+//!   to leave unregisters the fd from epoll, frees the descriptor and calls
+//!   `close(2)`, in that order. No syscall runs on the fd after that.
+
+use crate::arena::Handle;
+use crate::netpoll::{self, Mode, PollDesc};
+use crate::sched::{self, GList};
+use crate::sys::{self, epoll, AsFdBorrowed, BorrowedFd, Errno, OwnedFd};
+use crate::time::{self, Instant};
+use crate::Error;
+use core::sync::atomic::{AtomicI64, Ordering};
+use core::time::Duration;
+
+/// Reference count and direction locks of one descriptor, guarded by
+/// `PollDesc::fdmu`.
+pub(crate) struct FdMu {
+    refs: u32,
+    closing: bool,
+    rlocked: bool,
+    wlocked: bool,
+    /// Goroutines waiting for the read / write lock.
+    rq: GList,
+    wq: GList,
+}
+
+impl FdMu {
+    pub(crate) const fn new() -> Self {
+        FdMu { refs: 0, closing: false, rlocked: false, wlocked: false, rq: GList::new(), wq: GList::new() }
+    }
+
+    fn locked(&mut self, mode: Mode) -> &mut bool {
+        match mode {
+            Mode::Read => &mut self.rlocked,
+            Mode::Write => &mut self.wlocked,
+        }
+    }
+
+    fn queue(&mut self, mode: Mode) -> &mut GList {
+        match mode {
+            Mode::Read => &mut self.rq,
+            Mode::Write => &mut self.wq,
+        }
+    }
+}
+
+/// A non-blocking fd whose blocking-style operations park the calling
+/// goroutine until the fd is ready.
+///
+/// Use it to wrap fds goro does not know (pipes, eventfds, character
+/// devices): [`Fd::new`] makes the fd non-blocking and registers it;
+/// [`Fd::read`], [`Fd::write`], [`Fd::wait_readable`] and
+/// [`Fd::wait_writable`] park instead of blocking the thread. Operations
+/// that would park must run on a goroutine (`Error::NotInGoroutine`
+/// otherwise).
+pub struct Fd {
+    h: Handle,
+    fd: i32,
+    /// Reads are short only when the fd was drained (stream sockets,
+    /// pipes): enables the short-read shortcut.
+    stream: bool,
+    /// Per-operation timeouts (ns, 0 = none), as `std`'s socket timeouts.
+    read_timeout: AtomicI64,
+    write_timeout: AtomicI64,
+}
+
+/// A held reference (and maybe a direction lock) on an `Fd`.
+struct Ref<'a> {
+    fd: &'a Fd,
+    pd: &'static PollDesc,
+    mode: Option<Mode>,
+}
+
+impl Drop for Ref<'_> {
+    fn drop(&mut self) {
+        self.fd.release(self.pd, self.mode);
+    }
+}
+
+impl Fd {
+    /// Registers `fd` (made non-blocking here) with the netpoller. Fails
+    /// with `ArenaFull` when every poll descriptor is in use, or with the
+    /// `epoll_ctl` error (e.g. `EPERM` for a regular file); the fd is closed
+    /// on failure.
+    pub fn new(fd: OwnedFd) -> Result<Fd, Error> {
+        sys::net::set_nonblocking(fd.as_fd_borrowed())?;
+        Fd::register(fd, false)
+    }
+
+    /// Registers an fd that is already non-blocking; `stream` enables the
+    /// short-read shortcut (only for fds where a short read means drained).
+    pub(crate) fn register(fd: OwnedFd, stream: bool) -> Result<Fd, Error> {
+        let raw = sys::into_raw(fd);
+        match netpoll::open(raw) {
+            Ok(h) => {
+                let pd = netpoll::get(h).unwrap_or_else(|| crate::fatal("goro: poll: fresh descriptor vanished"));
+                let mut mu = pd.fdmu.lock();
+                *mu = FdMu::new();
+                drop(mu);
+                Ok(Fd { h, fd: raw, stream, read_timeout: AtomicI64::new(0), write_timeout: AtomicI64::new(0) })
+            }
+            Err(e) => {
+                sys::close_raw(raw);
+                Err(e)
+            }
+        }
+    }
+
+    /// A non-blocking pipe: (read end, write end), both registered.
+    pub fn pipe() -> Result<(Fd, Fd), Error> {
+        let (r, w) = sys::net::pipe()?;
+        let r = Fd::register(r, true)?;
+        Ok((r, Fd::register(w, true)?))
+    }
+
+    /// The raw fd number (valid until the `Fd` is closed).
+    pub fn as_raw_fd(&self) -> i32 {
+        self.fd
+    }
+
+    fn borrow(&self) -> BorrowedFd<'static> {
+        epoll::borrow(self.fd)
+    }
+
+    /// Takes a reference, and the `mode` lock if given (parking while another
+    /// goroutine holds it).
+    fn acquire(&self, mode: Option<Mode>) -> Result<Ref<'_>, Error> {
+        loop {
+            let pd = netpoll::get(self.h).ok_or(Error::Closed)?;
+            let mut mu = pd.fdmu.lock();
+            // Re-check the generation under the lock: the descriptor cannot
+            // be freed while we hold a reference, nor reused while we hold
+            // its lock with a matching generation.
+            if netpoll::get(self.h).is_none() || mu.closing {
+                return Err(Error::Closed);
+            }
+            match mode {
+                None => {}
+                Some(m) if !*mu.locked(m) => *mu.locked(m) = true,
+                Some(m) => {
+                    drop(mu);
+                    let me = sched::current().ok_or(Error::NotInGoroutine)?;
+                    sched::park(me, |g| {
+                        let mut mu = pd.fdmu.lock();
+                        if mu.closing || !*mu.locked(m) {
+                            return false;
+                        }
+                        mu.queue(m).push(g);
+                        true
+                    });
+                    continue;
+                }
+            }
+            mu.refs += 1;
+            return Ok(Ref { fd: self, pd, mode });
+        }
+    }
+
+    /// Drops a reference (and lock); the last one out of a closing fd
+    /// destroys it.
+    fn release(&self, pd: &'static PollDesc, mode: Option<Mode>) {
+        let (next, destroy) = {
+            let mut mu = pd.fdmu.lock();
+            let next = mode.and_then(|m| {
+                *mu.locked(m) = false;
+                mu.queue(m).pop()
+            });
+            mu.refs -= 1;
+            (next, mu.closing && mu.refs == 0)
+        };
+        if let Some(g) = next {
+            sched::ready(g);
+        }
+        if destroy {
+            self.destroy();
+        }
+    }
+
+    /// Unregisters, frees the descriptor and closes the fd.
+    fn destroy(&self) {
+        netpoll::close(self.h);
+        sys::close_raw(self.fd);
+    }
+
+    /// Closes the fd: goroutines blocked on it wake with `Error::Closed`;
+    /// the fd itself is closed once the last of them has left. Closing twice
+    /// returns `Error::Closed`.
+    pub fn close(&self) -> Result<(), Error> {
+        let pd = netpoll::get(self.h).ok_or(Error::Closed)?;
+        let mut wake = GList::new();
+        let destroy = {
+            let mut mu = pd.fdmu.lock();
+            if netpoll::get(self.h).is_none() || mu.closing {
+                return Err(Error::Closed);
+            }
+            mu.closing = true;
+            while let Some(g) = mu.rq.pop() {
+                wake.push(g);
+            }
+            while let Some(g) = mu.wq.pop() {
+                wake.push(g);
+            }
+            mu.refs == 0
+        };
+        netpoll::evict(self.h, &mut wake);
+        sched::ready_list(&mut wake);
+        if destroy {
+            self.destroy();
+        }
+        Ok(())
+    }
+
+    /// The try-then-park loop: runs `op` until it does not return `EAGAIN`,
+    /// parking on `mode` readiness in between; `EINTR` is retried.
+    pub(crate) fn io<T>(
+        &self,
+        mode: Mode,
+        mut op: impl FnMut(BorrowedFd<'static>) -> Result<T, Errno>,
+    ) -> Result<T, Error> {
+        let r = self.acquire(Some(mode))?;
+        self.start_timeout(mode)?;
+        r.pd.prepare(mode)?;
+        loop {
+            match op(self.borrow()) {
+                Ok(v) => return Ok(v),
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => r.pd.wait(mode)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs `op` with a reference held (no lock, no waiting): for option
+    /// and address calls.
+    pub(crate) fn with<T>(&self, op: impl FnOnce(BorrowedFd<'static>) -> Result<T, Errno>) -> Result<T, Error> {
+        let _r = self.acquire(None)?;
+        op(self.borrow()).map_err(Error::from)
+    }
+
+    /// Reads into `buf`; `Ok(0)` is end of file (or an empty `buf`).
+    ///
+    /// On stream fds a short read means the fd was drained at that moment,
+    /// so the next read skips the syscall that would return `EAGAIN` and
+    /// parks at once, unless a read-readiness event arrived in between
+    /// (the descriptor's event counter guards that decision) or the peer
+    /// has hung up (end of stream raises no further edge).
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let r = self.acquire(Some(Mode::Read))?;
+        self.start_timeout(Mode::Read)?;
+        let pd = r.pd;
+        pd.prepare(Mode::Read)?;
+        loop {
+            let ev = pd.rev.load(Ordering::SeqCst);
+            if pd.drained.load(Ordering::Relaxed)
+                && pd.drained_at.load(Ordering::Relaxed) == ev
+                && !pd.hup.load(Ordering::SeqCst)
+            {
+                // Drained, and no readiness since: wait without the syscall.
+                pd.wait(Mode::Read)?;
+                pd.drained.store(false, Ordering::Relaxed);
+                continue;
+            }
+            match sys::net::read(self.borrow(), buf) {
+                Ok(n) => {
+                    let short = self.stream && n > 0 && n < buf.len();
+                    pd.drained.store(short, Ordering::Relaxed);
+                    pd.drained_at.store(ev, Ordering::Relaxed);
+                    return Ok(n);
+                }
+                Err(Errno::INTR) => continue,
+                Err(Errno::AGAIN) => {
+                    pd.drained.store(false, Ordering::Relaxed);
+                    pd.wait(Mode::Read)?;
+                }
+                Err(e) => {
+                    pd.drained.store(false, Ordering::Relaxed);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Writes all of `buf` (continuing after partial writes), parking while
+    /// the fd is not writable. Returns `buf.len()`, or the error that
+    /// stopped it (bytes already written stay written).
+    pub fn write_all(&self, buf: &[u8]) -> Result<usize, Error> {
+        let mut done = 0;
+        self.io(Mode::Write, |fd| {
+            while done < buf.len() {
+                done += sys::net::write(fd, &buf[done..])?;
+            }
+            Ok(done)
+        })
+    }
+
+    /// Writes some of `buf` (one successful `write`).
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.io(Mode::Write, |fd| sys::net::write(fd, buf))
+    }
+
+    /// Parks until the fd is readable (or closed / timed out).
+    pub fn wait_readable(&self) -> Result<(), Error> {
+        let r = self.acquire(Some(Mode::Read))?;
+        self.start_timeout(Mode::Read)?;
+        r.pd.wait(Mode::Read)
+    }
+
+    /// Parks until the fd is writable (or closed / timed out).
+    pub fn wait_writable(&self) -> Result<(), Error> {
+        let r = self.acquire(Some(Mode::Write))?;
+        self.start_timeout(Mode::Write)?;
+        r.pd.wait(Mode::Write)
+    }
+
+    /// Sets the absolute deadline for reads (`None` clears it). A deadline
+    /// in the past makes pending and future reads fail with `TimedOut`
+    /// until it is changed.
+    pub fn set_read_deadline(&self, at: Option<Instant>) -> Result<(), Error> {
+        self.set_deadline(Mode::Read, at)
+    }
+
+    /// Sets the absolute deadline for writes (see [`Fd::set_read_deadline`]).
+    pub fn set_write_deadline(&self, at: Option<Instant>) -> Result<(), Error> {
+        self.set_deadline(Mode::Write, at)
+    }
+
+    pub(crate) fn set_deadline(&self, mode: Mode, at: Option<Instant>) -> Result<(), Error> {
+        let _r = self.acquire(None)?;
+        let mut wake = GList::new();
+        let r = netpoll::set_deadline(self.h, mode, at.map_or(0, |t| t.as_nanos().max(1)), &mut wake);
+        sched::ready_list(&mut wake);
+        r
+    }
+
+    /// Per-operation timeout for reads, as `std`'s `set_read_timeout`:
+    /// each read fails with `TimedOut` if it waits longer than `d`.
+    /// `Some(Duration::ZERO)` is rejected (`InvalidConfig`), as in `std`.
+    pub fn set_read_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
+        self.set_timeout(&self.read_timeout, Mode::Read, d)
+    }
+
+    /// Per-operation timeout for writes (see [`Fd::set_read_timeout`]).
+    pub fn set_write_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
+        self.set_timeout(&self.write_timeout, Mode::Write, d)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        let ns = self.read_timeout.load(Ordering::Relaxed);
+        (ns > 0).then(|| Duration::from_nanos(ns as u64))
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        let ns = self.write_timeout.load(Ordering::Relaxed);
+        (ns > 0).then(|| Duration::from_nanos(ns as u64))
+    }
+
+    fn set_timeout(&self, slot: &AtomicI64, mode: Mode, d: Option<Duration>) -> Result<(), Error> {
+        let ns = match d {
+            Some(d) if d.is_zero() => return Err(Error::InvalidConfig("a zero timeout is not allowed")),
+            Some(d) => time::dur_ns(d),
+            None => 0,
+        };
+        slot.store(ns, Ordering::Relaxed);
+        if ns == 0 {
+            self.set_deadline(mode, None)?;
+        }
+        Ok(())
+    }
+
+    /// Arms the per-operation deadline, if a timeout is set.
+    fn start_timeout(&self, mode: Mode) -> Result<(), Error> {
+        let t = match mode {
+            Mode::Read => &self.read_timeout,
+            Mode::Write => &self.write_timeout,
+        };
+        let ns = t.load(Ordering::Relaxed);
+        if ns > 0 {
+            let mut wake = GList::new();
+            netpoll::set_deadline(self.h, mode, time::nanotime().saturating_add(ns), &mut wake)?;
+            sched::ready_list(&mut wake);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl core::fmt::Debug for Fd {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Fd").field("fd", &self.fd).finish()
+    }
+}

@@ -1,0 +1,133 @@
+//! The netpoller through `goro::poll::Fd` on pipes: parking on readiness,
+//! deadlines, close while parked, stale descriptors.
+
+use goro::poll::Fd;
+use goro::Error;
+use std::time::{Duration, Instant};
+
+#[test]
+fn reader_parks_until_the_writer_writes() {
+    let got = goro::run(|| {
+        let (r, w) = Fd::pipe().unwrap();
+        let reader = goro::spawn(move || {
+            let mut buf = [0u8; 64];
+            let mut out = Vec::new();
+            loop {
+                match r.read(&mut buf).unwrap() {
+                    0 => return out,
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .unwrap();
+        for chunk in [&b"hello "[..], b"from ", b"a goroutine"] {
+            goro::sleep(Duration::from_millis(2));
+            w.write_all(chunk).unwrap();
+        }
+        drop(w); // EOF
+        reader.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(got, b"hello from a goroutine");
+}
+
+#[test]
+fn read_deadline_times_out_and_is_sticky_until_reset() {
+    let (first, second, after_reset) = goro::run(|| {
+        let (r, w) = Fd::pipe().unwrap();
+        let mut buf = [0u8; 8];
+        r.set_read_deadline(Some(goro::time::Instant::now() + Duration::from_millis(20))).unwrap();
+        let t = Instant::now();
+        let first = r.read(&mut buf).err();
+        assert!(t.elapsed() >= Duration::from_millis(20));
+        // Still expired: fails at once, even though data is now there.
+        w.write_all(b"x").unwrap();
+        let second = r.read(&mut buf).err();
+        r.set_read_deadline(None).unwrap();
+        let after_reset = r.read(&mut buf).unwrap();
+        (first, second, after_reset)
+    })
+    .unwrap();
+    assert_eq!(first, Some(Error::TimedOut));
+    assert_eq!(second, Some(Error::TimedOut));
+    assert_eq!(after_reset, 1);
+}
+
+#[test]
+fn per_operation_timeout_rearms_for_each_read() {
+    let r = goro::run(|| {
+        let (r, w) = Fd::pipe().unwrap();
+        r.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut buf = [0u8; 8];
+        let e1 = r.read(&mut buf).err();
+        w.write_all(b"ab").unwrap();
+        let ok = r.read(&mut buf).unwrap();
+        let e2 = r.read(&mut buf).err();
+        assert_eq!(
+            r.set_read_timeout(Some(Duration::ZERO)).err().map(|e| matches!(e, Error::InvalidConfig(_))),
+            Some(true)
+        );
+        (e1, ok, e2)
+    })
+    .unwrap();
+    assert_eq!(r, (Some(Error::TimedOut), 2, Some(Error::TimedOut)));
+}
+
+#[test]
+fn close_wakes_a_parked_reader_with_closed() {
+    let r = goro::run(|| {
+        let (r, _w) = Fd::pipe().unwrap();
+        let r = std::sync::Arc::new(r);
+        let r2 = r.clone();
+        let reader = goro::spawn(move || {
+            let mut buf = [0u8; 8];
+            r2.read(&mut buf)
+        })
+        .unwrap();
+        goro::sleep(Duration::from_millis(5)); // let it park
+        r.close().unwrap();
+        let res = reader.join().unwrap();
+        (res, r.close(), r.read(&mut [0u8; 4]))
+    })
+    .unwrap();
+    assert_eq!(r, (Err(Error::Closed), Err(Error::Closed), Err(Error::Closed)));
+}
+
+#[test]
+fn a_second_reader_waits_for_the_read_lock() {
+    let mut got = goro::run(|| {
+        let (r, w) = Fd::pipe().unwrap();
+        let r = std::sync::Arc::new(r);
+        let hs: Vec<_> = (0..2)
+            .map(|_| {
+                let r = r.clone();
+                goro::spawn(move || {
+                    let mut b = [0u8; 1];
+                    r.read(&mut b).unwrap();
+                    b[0]
+                })
+                .unwrap()
+            })
+            .collect();
+        goro::sleep(Duration::from_millis(5));
+        w.write_all(b"a").unwrap();
+        goro::sleep(Duration::from_millis(5));
+        w.write_all(b"b").unwrap();
+        hs.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    })
+    .unwrap();
+    got.sort();
+    assert_eq!(got, b"ab");
+}
+
+#[test]
+fn io_outside_a_goroutine_that_would_block_is_an_error() {
+    // The runtime's arenas exist only inside run(); make the fd there and
+    // read from a host thread while the runtime runs.
+    let r = goro::run(|| {
+        let (r, _w) = Fd::pipe().unwrap();
+        std::thread::spawn(move || r.read(&mut [0u8; 4])).join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(r, Err(Error::NotInGoroutine));
+}

@@ -294,6 +294,51 @@ impl Fd {
         }
     }
 
+    /// Accepts a connection: `accept4(NONBLOCK | CLOEXEC)`, parking until
+    /// one arrives. The new fd is registered (as a stream when `stream`).
+    /// `ECONNABORTED` (a connection reset while queued) is skipped; `EMFILE`
+    /// and `ENFILE` are returned and the listener keeps working.
+    pub(crate) fn accept(&self, stream: bool) -> Result<(Fd, Option<sys::net::SocketAddrAny>), Error> {
+        let (fd, addr) = self.io(Mode::Read, |fd| loop {
+            match sys::net::accept(fd) {
+                Err(Errno::CONNABORTED) => continue,
+                r => return r,
+            }
+        })?;
+        Ok((Fd::register(fd, stream)?, addr))
+    }
+
+    /// Connects a non-blocking socket: on `EINPROGRESS` parks until the fd
+    /// is writable, then reads `SO_ERROR`. Honours the write deadline and
+    /// write timeout (as the connect timeout).
+    pub(crate) fn connect(&self, addr: &impl rustix::net::addr::SocketAddrArg) -> Result<(), Error> {
+        let r = self.acquire(Some(Mode::Write))?;
+        self.start_timeout(Mode::Write)?;
+        r.pd.prepare(Mode::Write)?;
+        match sys::net::connect(self.borrow(), addr) {
+            Ok(()) => return Ok(()),
+            // EINTR: the connection continues in the background, as with
+            // EINPROGRESS.
+            Err(Errno::INPROGRESS | Errno::INTR | Errno::ALREADY) => {}
+            Err(e) => return Err(e.into()),
+        }
+        loop {
+            r.pd.wait(Mode::Write)?;
+            match sys::net::take_error(self.borrow())? {
+                Err(e) => return Err(e.into()),
+                Ok(()) => {
+                    // Writable with no error: connected, unless the wake-up
+                    // was spurious (then getpeername says ENOTCONN).
+                    match sys::net::peer_addr(self.borrow()) {
+                        Ok(_) => return Ok(()),
+                        Err(Errno::NOTCONN) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+    }
+
     /// Writes all of `buf` (continuing after partial writes), parking while
     /// the fd is not writable. Returns `buf.len()`, or the error that
     /// stopped it (bytes already written stay written).

@@ -72,6 +72,11 @@ pub(crate) struct G {
     pub drop_result: AtomicUsize,
     /// Timer for `sleep` and timed waits (timer id = arena index).
     pub timer: Timer,
+    /// Set by sysmon when the goroutine has run too long without a yield
+    /// point; the next yield point switches away.
+    pub preempt: AtomicBool,
+    /// The M this goroutine is locked to (index + 1; 0 = none).
+    pub lockedm: AtomicU32,
 }
 
 // SAFETY: every field but `sp` is atomic; `sp` is accessed under the hand-off
@@ -91,6 +96,8 @@ impl G {
             result: AtomicUsize::new(0),
             drop_result: AtomicUsize::new(0),
             timer: Timer::new(),
+            preempt: AtomicBool::new(false),
+            lockedm: AtomicU32::new(0),
         }
     }
 }

@@ -40,7 +40,10 @@ pub mod time;
 pub(crate) use error::fatal;
 pub use error::Error;
 pub use panic::Panic;
-pub use rt::{run, sleep, stats, Config, Runtime, Stats, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE};
+pub use rt::{
+    donate_thread, lock_os_thread, run, sleep, stats, unlock_os_thread, Config, Runtime, Stats, Syscalls, Threads,
+    DEFAULT_MAX_FDS, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE,
+};
 pub use sched::yield_now;
 pub use spawn::{spawn, JoinError, JoinHandle};
 

@@ -34,7 +34,7 @@ use crate::sched::{self, GList};
 use crate::sys::{self, epoll, AsFd, Errno};
 use crate::time::{self, Timer};
 use crate::Error;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Which direction of a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -441,6 +441,20 @@ fn deadline_fired(arg: usize, seq: u32, mode: Mode) {
     }
 }
 
+static POLLS: AtomicU64 = AtomicU64::new(0);
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+static INJECTED: AtomicU64 = AtomicU64::new(0);
+
+/// (polls, events handled, goroutines injected) since the process started.
+pub(crate) fn counters() -> (u64, u64, u64) {
+    (POLLS.load(Ordering::Relaxed), EVENTS.load(Ordering::Relaxed), INJECTED.load(Ordering::Relaxed))
+}
+
+/// Counts goroutines made runnable from a poll.
+pub(crate) fn count_injected(n: usize) {
+    INJECTED.fetch_add(n as u64, Ordering::Relaxed);
+}
+
 /// Wakes a thread blocked in [`netpoll`] (at most one write in flight).
 pub(crate) fn netpoll_break() {
     let efd = POLLER.efd.load(Ordering::Acquire);
@@ -490,6 +504,8 @@ pub(crate) fn netpoll(delay_ns: i64, out: &mut GList) -> usize {
     };
     let arena = pds();
     let n = events.len();
+    POLLS.fetch_add(1, Ordering::Relaxed);
+    EVENTS.fetch_add(n as u64, Ordering::Relaxed);
     for ev in events.iter() {
         // Copy out of the (packed on x86_64) event before use.
         let flags = ev.flags;

@@ -137,13 +137,15 @@ where
     unsafe { *g.sp.get() = sp };
     g.goid.store(sched::new_goid(), Ordering::Relaxed);
     g.join.store(JOIN_NONE, Ordering::Relaxed);
+    g.lockedm.store(0, Ordering::Relaxed);
+    g.preempt.store(false, Ordering::Relaxed);
     // SAFETY: `result` is a field of the packet just written.
     let result = unsafe { core::ptr::addr_of!((*packet_ptr).result) } as usize;
     g.result.store(result, Ordering::Relaxed);
     g.drop_result.store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
     g.status.store(Status::Runnable as u32, Ordering::Release);
     sched::SCHED.spawned.fetch_add(1, Ordering::Relaxed);
-    sched::runq_put(i);
+    sched::put_new(i);
     Ok(JoinHandle { g: h, result, _t: PhantomData })
 }
 
@@ -153,7 +155,7 @@ where
 ///
 /// `arg` is the address of a `Packet<F, T>` written by `spawn_inner` on the
 /// running goroutine's own stack, whose closure has not been taken.
-unsafe extern "C" fn entry<F, T>(arg: *mut u8) -> !
+unsafe extern "C" fn entry<F, T>(arg: usize) -> !
 where
     F: FnOnce() -> T,
 {

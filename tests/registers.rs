@@ -151,8 +151,9 @@ fn join<T>(h: goro::JoinHandle<T>) -> T {
 /// Spawns one goroutine per seed in `spawned` (each `exercise`s with its
 /// seed), runs `exercise(main_seed)` on the main goroutine too if given,
 /// joins them all and returns the total count of interleaved rounds.
-fn run_workers(spawned: &'static [u64], main_seed: Option<u64>) -> u64 {
-    goro::run(move || {
+fn run_workers(procs: usize, spawned: &'static [u64], main_seed: Option<u64>) -> u64 {
+    static RT: goro::Runtime = goro::Runtime::new();
+    RT.run(goro::Config::new().procs(procs), move || {
         let shared = Arc::new(Shared::default());
         let hs: Vec<_> = spawned
             .iter()
@@ -177,8 +178,8 @@ fn two_goroutines_keep_their_callee_saved_registers_across_yield() {
     // x86_64, uses double x87 precision), with other register values. Both
     // differ from the default control state. They alternate on the FIFO
     // run queue.
-    let interleaved = run_workers(&[0, 1], None);
-    // With one M and a FIFO queue, every round of A and all but B's last
+    let interleaved = run_workers(1, &[0, 1], None);
+    // With one P and a FIFO queue, every round of A and all but B's last
     // see the other goroutine run in between: 2 * ITERS - 1.
     assert!(
         interleaved >= ITERS,
@@ -193,8 +194,16 @@ fn many_goroutines_and_main_keep_their_callee_saved_registers_across_yield() {
     // Eight spawned goroutines with distinct values and control-register
     // settings (every rounding mode, flush-to-zero on and off), plus the
     // main goroutine itself.
-    let interleaved = run_workers(&[0, 1, 2, 3, 4, 5, 6, 7], Some(8));
+    let interleaved = run_workers(1, &[0, 1, 2, 3, 4, 5, 6, 7], Some(8));
     assert!(interleaved >= ITERS, "only {interleaved} of {} switches let another goroutine run", 9 * ITERS);
+}
+
+#[test]
+fn registers_survive_goroutines_migrating_between_threads() {
+    // Two Ps: goroutines yield, get stolen and resume on other threads.
+    // Interleaving is not guaranteed here (they may run in parallel), so
+    // only the register checks inside `exercise` apply.
+    run_workers(2, &[0, 1, 2, 3, 4, 5, 6, 7], Some(8));
 }
 
 #[test]

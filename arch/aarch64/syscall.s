@@ -33,3 +33,49 @@ goro_sigreturn:
     svc #0
     brk #1                        // rt_sigreturn does not return
     .size goro_sigreturn, .-goro_sigreturn
+
+// isize goro_clone(usize flags /* x0 */, usize stack /* x1 */, i32 *ctid /* x2 */,
+//                  void (*f)(usize) /* x3 */, usize arg /* x4 */)
+//
+// Starts a thread sharing this address space (raw clone, no TLS set up):
+// in the child, sp = `stack` (16-byte aligned by the caller), and it calls
+// f(arg), then exits the thread with exit(0). The parent gets the child's
+// tid or -errno. f and arg ride into the child in x19/x20, which the kernel
+// copies from the parent; the parent's own x19/x20 are restored.
+    .globl goro_clone
+    .type goro_clone,%function
+    .p2align 4
+goro_clone:
+    .cfi_startproc
+    stp x19, x20, [sp, #-16]!
+    .cfi_adjust_cfa_offset 16
+    mov x19, x3                   // f, for the child
+    mov x20, x4                   // arg, for the child
+    mov x4, x2                    // child_tid: 5th argument on arm64
+    mov x2, xzr                   // parent_tid = NULL
+    mov x3, xzr                   // tls = 0 (unchanged)
+    mov x8, #220                  // __NR_clone (flags in x0, stack in x1)
+    svc #0
+    cbz x0, goro_clone_child      // 0: we are the new thread
+    ldp x19, x20, [sp], #16       // parent: tid or -errno in x0
+    .cfi_adjust_cfa_offset -16
+    ret
+    .cfi_endproc
+    .size goro_clone, .-goro_clone
+
+// The new thread's first instructions (sp = its fresh stack, no caller).
+    .type goro_clone_child,%function
+    .p2align 4
+goro_clone_child:
+    .cfi_startproc
+    .cfi_undefined x30            // backtraces stop here
+    mov x29, xzr                  // end of frame-pointer chain
+    mov x30, xzr
+    mov x0, x20                   // f(arg)
+    blr x19
+    mov x0, xzr                   // exit(0): this thread only
+    mov x8, #93                   // __NR_exit
+    svc #0
+    brk #1
+    .cfi_endproc
+    .size goro_clone_child, .-goro_clone_child

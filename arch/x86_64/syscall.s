@@ -35,3 +35,53 @@ goro_sigreturn:
     syscall
     ud2                           # rt_sigreturn does not return
     .size goro_sigreturn, .-goro_sigreturn
+
+# isize goro_clone(usize flags /* rdi */, usize stack /* rsi */, i32 *ctid /* rdx */,
+#                  void (*f)(usize) /* rcx */, usize arg /* r8 */)
+#
+# Starts a thread sharing this address space (raw clone, no TLS set up):
+# in the child, rsp = `stack` (16-byte aligned by the caller), and it calls
+# f(arg), then exits the thread with exit(0). The parent gets the child's
+# tid or -errno. f and arg ride into the child in r12/r13, which the kernel
+# copies from the parent; the parent's own r12/r13 are restored.
+    .globl goro_clone
+    .type goro_clone,@function
+    .p2align 4
+goro_clone:
+    .cfi_startproc
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    movq %rcx, %r12               # f, for the child
+    movq %r8, %r13                # arg, for the child
+    movq %rdx, %r10               # child_tid: 4th syscall argument
+    xorl %edx, %edx               # parent_tid = NULL
+    xorl %r8d, %r8d               # tls = 0 (unchanged)
+    movl $56, %eax                # __NR_clone (flags in rdi, stack in rsi)
+    syscall
+    testq %rax, %rax
+    jz goro_clone_child           # 0: we are the new thread
+    popq %r13                     # parent: tid or -errno in rax
+    .cfi_adjust_cfa_offset -8
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size goro_clone, .-goro_clone
+
+# The new thread's first instructions (rsp = its fresh stack, no caller).
+    .type goro_clone_child,@function
+    .p2align 4
+goro_clone_child:
+    .cfi_startproc
+    .cfi_undefined %rip           # backtraces stop here
+    xorl %ebp, %ebp               # end of frame-pointer chain
+    movq %r13, %rdi               # f(arg)
+    callq *%r12
+    xorl %edi, %edi               # exit(0): this thread only
+    movl $60, %eax                # __NR_exit
+    syscall
+    ud2
+    .cfi_endproc
+    .size goro_clone_child, .-goro_clone_child

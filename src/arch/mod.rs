@@ -9,6 +9,7 @@
 //! | `goro_trampoline` | first code of a new goroutine |
 //! | `goro_syscall5(nr, a0..a4)` | raw system call for what rustix keeps private |
 //! | `goro_sigreturn` | `SA_RESTORER` trampoline |
+//! | `goro_clone(flags, stack, ctid, f, arg)` | raw thread creation (no TLS) |
 //!
 //! # Safety
 //!
@@ -40,6 +41,8 @@ extern "C" {
     /// result (negative errno on failure).
     pub(crate) fn goro_syscall5(nr: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> isize;
     fn goro_sigreturn();
+    /// Raw `clone`: the child runs `f(arg)` on `stack`, then `exit(0)`.
+    pub(crate) fn goro_clone(flags: usize, stack: usize, ctid: *mut i32, f: extern "C" fn(usize), arg: usize) -> isize;
 }
 
 /// Address of the signal-return trampoline, for `sa_restorer`.
@@ -52,4 +55,4 @@ fn trampoline_addr() -> usize {
 }
 
 /// The entry point a new goroutine's trampoline calls with its argument.
-pub(crate) type Entry = unsafe extern "C" fn(arg: *mut u8) -> !;
+pub(crate) type Entry = unsafe extern "C" fn(arg: usize) -> !;

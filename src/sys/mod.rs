@@ -15,6 +15,9 @@ pub(crate) mod epoll;
 pub(crate) mod futex;
 pub(crate) mod net;
 pub(crate) mod signal;
+pub(crate) mod thread;
+
+pub(crate) use thread::cpu_count;
 
 pub(crate) use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 pub(crate) use rustix::io::Errno;
@@ -164,5 +167,59 @@ pub(crate) trait AsFdBorrowed {
 impl AsFdBorrowed for OwnedFd {
     fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
         self.as_fd()
+    }
+}
+
+/// The value of environment variable `name` parsed as a decimal number,
+/// read from `/proc/self/environ` (no libc: there is no `environ` here).
+/// `None` if unset, unparsable, or `/proc` is not mounted.
+pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open("/proc/self/environ", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    // Scan entry by entry; entries longer than the buffer are skipped.
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    let mut eof = false;
+    loop {
+        if !eof && len < buf.len() {
+            match rustix::io::read(&fd, &mut buf[len..]) {
+                Ok(0) => eof = true,
+                Ok(n) => len += n,
+                Err(Errno::INTR) => continue,
+                Err(_) => return None,
+            }
+            continue;
+        }
+        let end = match buf[..len].iter().position(|&b| b == 0) {
+            Some(e) => e,
+            None if eof => len,
+            None => {
+                len = 0; // an entry longer than the buffer: drop it
+                continue;
+            }
+        };
+        let entry = &buf[..end];
+        if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
+            let v = &entry[name.len() + 1..];
+            let mut n: u64 = 0;
+            if v.is_empty() {
+                return None;
+            }
+            for &d in v {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            }
+            return Some(n);
+        }
+        if end >= len {
+            return None;
+        }
+        buf.copy_within(end + 1..len, 0);
+        len -= end + 1;
+        if eof && len == 0 {
+            return None;
+        }
     }
 }

@@ -1,0 +1,417 @@
+//! Scheduling policy (Go's `schedule` and `findRunnable`), runtime threads,
+//! and goroutines locked to threads.
+//!
+//! Each M runs [`m_loop`]: find a runnable goroutine for its P, run it,
+//! repeat. [`find_runnable`] looks, in order: due timers; the global queue
+//! every 61st round (fairness); the P's own queue; the global queue; a
+//! non-blocking netpoll; stealing from other Ps (only while fewer than half
+//! the busy Ps have spinning Ms). With nothing found, the M gives its P
+//! back, and either becomes the one thread blocked in the netpoller (until
+//! the next timer) or sleeps on its futex until `wakep` hands it a P.
+
+use super::{on_exit, sysmon, Threads};
+use crate::netpoll;
+use crate::sched::{self, GList, MAX_M, MS, NO_P, PS, SCHED};
+use crate::stack::{AltStack, REGION};
+use crate::sys;
+use crate::time;
+use crate::Error;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// Thread slot of sysmon (after the M slots).
+const SYSMON: usize = MAX_M;
+
+static G0_READY: [AtomicBool; MAX_M] = [const { AtomicBool::new(false) }; MAX_M];
+
+/// The stack region was replaced: g0 stacks must be committed again.
+pub(super) fn forget_g0_stacks() {
+    for r in &G0_READY {
+        r.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Makes M `mi`'s g0 stack writable (once per region).
+pub(super) fn commit_g0(mi: usize) -> Result<(), Error> {
+    if !G0_READY[mi].load(Ordering::Acquire) {
+        REGION.commit(sched::g0_slot(mi))?;
+        G0_READY[mi].store(true, Ordering::Release);
+    }
+    Ok(())
+}
+
+static SOURCE: AtomicU32 = AtomicU32::new(0);
+
+/// Chooses where new threads come from.
+pub(super) fn set_thread_source(t: Threads) {
+    SOURCE.store(t as u32, Ordering::Relaxed);
+    sched::set_spawner(match t {
+        Threads::Donated => None,
+        _ => Some(spawn_thread),
+    });
+}
+
+/// Starts a thread for slot `slot` (an M, or sysmon).
+fn spawn_thread(slot: usize) -> bool {
+    if slot < MAX_M && commit_g0(slot).is_err() {
+        return false;
+    }
+    if SOURCE.load(Ordering::Relaxed) == Threads::Std as u32 {
+        return spawn_std(slot);
+    }
+    sys::thread::spawn(slot, clone_main, slot)
+}
+
+#[cfg(feature = "std")]
+fn spawn_std(slot: usize) -> bool {
+    std::thread::Builder::new()
+        .name(if slot == SYSMON { "goro-sysmon".into() } else { std::format!("goro-m{slot}") })
+        .stack_size(128 * 1024)
+        .spawn(move || thread_main(slot))
+        .is_ok()
+}
+
+#[cfg(not(feature = "std"))]
+fn spawn_std(_slot: usize) -> bool {
+    false
+}
+
+extern "C" fn clone_main(slot: usize) {
+    thread_main(slot);
+}
+
+/// First code of every runtime thread, on its own native stack.
+fn thread_main(slot: usize) {
+    let _alt = AltStack::ensure();
+    if slot == SYSMON {
+        sysmon::run();
+    } else {
+        sched::run_on_g0(slot, m_entry);
+    }
+    sched::thread_exited();
+}
+
+/// g0 entry of a started M: wait to be handed a P, then schedule.
+fn m_entry(mi: usize) -> ! {
+    if sched::wait_for_p(mi).is_some() {
+        m_loop(mi);
+    }
+    sched::leave_g0(mi)
+}
+
+/// g0 entry of M 0 (the thread that called `run`, which holds P 0).
+pub(super) fn m0_entry(_: usize) -> ! {
+    m_loop(0);
+    sched::leave_g0(0)
+}
+
+/// g0 entry of a donated thread: idle until handed a P.
+fn donated_entry(mi: usize) -> ! {
+    if sched::stop_m(mi).is_some() {
+        m_loop(mi);
+    }
+    sched::leave_g0(mi)
+}
+
+/// Starts sysmon (and with it the schedtrace, if asked for) unless the
+/// runtime has no threads of its own.
+pub(super) fn start_sysmon(schedtrace_ms: u32) {
+    sysmon::configure(schedtrace_ms);
+    if SOURCE.load(Ordering::Relaxed) == Threads::Donated as u32 {
+        return;
+    }
+    SCHED.mlive.fetch_add(1, Ordering::SeqCst);
+    if !spawn_thread(SYSMON) {
+        SCHED.mlive.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Gives the calling host thread to the running runtime as one more M: it
+/// runs goroutines until the runtime stops, then returns. Fails if no
+/// runtime is running or every M slot is taken.
+pub fn donate_thread() -> Result<(), Error> {
+    if sched::current_m().is_some() {
+        return Err(Error::InvalidConfig("donate_thread called from inside the runtime"));
+    }
+    if !sched::has_arena() || sched::stopping() {
+        return Err(Error::InvalidConfig("no goro runtime is running"));
+    }
+    let mi = sched::claim_m().ok_or(Error::InvalidConfig("every M slot is in use (64)"))?;
+    let r = commit_g0(mi).and_then(|_| AltStack::ensure());
+    match r {
+        Ok(_alt) => {
+            sched::run_on_g0(mi, donated_entry);
+            sched::thread_exited();
+            Ok(())
+        }
+        Err(e) => {
+            sched::thread_exited();
+            Err(e)
+        }
+    }
+}
+
+/// Go's `schedule` loop for M `mi` (which holds a P).
+fn m_loop(mi: usize) {
+    let m = &MS[mi];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (mi as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    loop {
+        // A goroutine handed over with a P (to a locked M).
+        let handed = m.nextg.swap(0, Ordering::AcqRel);
+        let g = if handed != 0 {
+            handed as usize - 1
+        } else {
+            match find_runnable(mi, &mut rng) {
+                Some(g) => g,
+                None => return,
+            }
+        };
+        if m.spinning.load(Ordering::Relaxed) {
+            reset_spinning(mi);
+        }
+        // A goroutine locked to another M runs there: hand it our P.
+        let lm = sched::gs().at(g).lockedm.load(Ordering::Acquire);
+        if lm != 0 && lm as usize - 1 != mi {
+            let p = m.p.swap(NO_P, Ordering::AcqRel);
+            sched::start_locked_m(lm as usize - 1, p, g);
+            if sched::stop_m(mi).is_none() {
+                return;
+            }
+            continue;
+        }
+        let out = sched::execute(mi, g, on_exit);
+        if m.lockedg.load(Ordering::Acquire) != 0 && out != sched::Outcome::Exited {
+            // Our locked goroutine is parked or queued: give the P away
+            // and wait until it is handed back to us with a P.
+            let p = m.p.swap(NO_P, Ordering::AcqRel);
+            sched::handoff_p(p);
+            if sched::wait_for_p(mi).is_none() {
+                return;
+            }
+        }
+    }
+}
+
+fn reset_spinning(mi: usize) {
+    MS[mi].spinning.store(false, Ordering::Relaxed);
+    if SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst) == 1 {
+        // We were the last spinner and found work: there may be more.
+        sched::wakep();
+    }
+}
+
+/// Go's `findRunnable`. Returns `None` only when the runtime stops.
+fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
+    let m = &MS[mi];
+    let mut ready = GList::new();
+    loop {
+        if sched::stopping() {
+            release_p(mi);
+            return None;
+        }
+        let p = m.p.load(Ordering::Relaxed);
+        let pp = &PS[p as usize];
+        let nprocs = SCHED.nprocs.load(Ordering::Relaxed) as usize;
+        if time::next_when().is_some_and(|w| w <= time::nanotime()) {
+            time::run_due(time::nanotime());
+        }
+        let tick = pp.schedtick.fetch_add(1, Ordering::Relaxed);
+        if tick % 61 == 0 && SCHED.global.len() > 0 {
+            if let Some(g) = sched::global_get(pp, nprocs, 1) {
+                return Some(g);
+            }
+        }
+        if let Some(g) = pp.get() {
+            return Some(g);
+        }
+        if let Some(g) = sched::global_get(pp, nprocs, usize::MAX) {
+            return Some(g);
+        }
+        // Non-blocking poll, unless a thread is blocked in the poller.
+        if !sched::someone_polling() && netpoll::netpoll(0, &mut ready) > 0 {
+            if let Some(g) = inject(&mut ready, true) {
+                return Some(g);
+            }
+        }
+        // Steal, if not too many Ms are already spinning.
+        let busy = nprocs as u32 - SCHED.npidle.load(Ordering::SeqCst);
+        if m.spinning.load(Ordering::Relaxed) || 2 * SCHED.nmspinning.load(Ordering::SeqCst) < busy {
+            if !m.spinning.load(Ordering::Relaxed) {
+                m.spinning.store(true, Ordering::Relaxed);
+                SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(g) = steal_work(p, nprocs, rng) {
+                return Some(g);
+            }
+        }
+        // Nothing to do: give up the P.
+        if SCHED.global.len() > 0 {
+            if let Some(g) = sched::global_get(pp, nprocs, usize::MAX) {
+                return Some(g);
+            }
+        }
+        release_p(mi);
+        let was_spinning = m.spinning.swap(false, Ordering::Relaxed);
+        if was_spinning {
+            SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+            // Work may have been queued after we looked but before we
+            // stopped counting as spinning: look once more.
+            if work_anywhere(nprocs) {
+                if let Some(p) = sched::pidle_get() {
+                    m.p.store(p, Ordering::Release);
+                    m.spinning.store(true, Ordering::Relaxed);
+                    SCHED.nmspinning.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+            }
+        }
+        // Become the poller if nobody is, and sleep there until the next
+        // timer or until woken.
+        if !sched::someone_polling() && become_poller() {
+            let delay = match time::next_when() {
+                Some(w) => (w - time::nanotime()).max(0),
+                None => -1,
+            };
+            if !sched::stopping() && SCHED.global.len() == 0 {
+                netpoll::netpoll(delay, &mut ready);
+            }
+            sched::set_polling(false);
+            if time::next_when().is_some_and(|w| w <= time::nanotime()) {
+                time::run_due(time::nanotime()); // we hold no P: they go global
+            }
+            if let Some(p) = sched::pidle_get() {
+                m.p.store(p, Ordering::Release);
+                if let Some(g) = inject(&mut ready, true) {
+                    return Some(g);
+                }
+                continue;
+            }
+            inject(&mut ready, false);
+        }
+        if sched::stop_m(mi).is_none() {
+            return None;
+        }
+        let g = m.nextg.swap(0, Ordering::AcqRel);
+        if g != 0 {
+            return Some(g as usize - 1);
+        }
+    }
+}
+
+fn become_poller() -> bool {
+    sched::set_polling(true);
+    // Only one poller: undo if someone else got there first.
+    if sched::polling_count() > 1 {
+        sched::set_polling(false);
+        return false;
+    }
+    true
+}
+
+/// Makes the goroutines the netpoller returned runnable; with `take_one`,
+/// returns the first to run at once on the caller's P.
+fn inject(list: &mut GList, take_one: bool) -> Option<usize> {
+    if list.is_empty() {
+        return None;
+    }
+    netpoll::count_injected(list.len());
+    let first = if take_one { list.pop() } else { None };
+    if let Some(g) = first {
+        sched::make_runnable_status(g);
+    }
+    sched::ready_list(list);
+    first
+}
+
+fn release_p(mi: usize) {
+    let p = MS[mi].p.swap(NO_P, Ordering::AcqRel);
+    if p != NO_P {
+        sched::pidle_put(p);
+    }
+}
+
+fn work_anywhere(nprocs: usize) -> bool {
+    SCHED.global.len() > 0 || PS[..nprocs].iter().any(|p| !p.is_empty())
+}
+
+/// Steals from the other Ps in a random order, four rounds at most.
+fn steal_work(me: u32, nprocs: usize, rng: &mut Rng) -> Option<usize> {
+    if nprocs < 2 {
+        return None;
+    }
+    for _ in 0..4 {
+        let start = rng.next() as usize % nprocs;
+        let stride = coprime_stride(nprocs, rng);
+        let mut i = start;
+        for _ in 0..nprocs {
+            if i != me as usize {
+                if let Some(g) = PS[me as usize].steal_from(&PS[i]) {
+                    return Some(g);
+                }
+            }
+            i = (i + stride) % nprocs;
+        }
+    }
+    None
+}
+
+/// A stride coprime to `n`, so `start + k*stride mod n` visits every P.
+fn coprime_stride(n: usize, rng: &mut Rng) -> usize {
+    loop {
+        let s = 1 + rng.next() as usize % n;
+        if gcd(s, n) == 1 {
+            return s;
+        }
+    }
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// xorshift64*: victim order for stealing.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Locks the calling goroutine to its current thread, as Go's
+/// `runtime.LockOSThread`: until [`unlock_os_thread`], it runs only on
+/// this thread and the thread runs nothing else (for thread-local state
+/// such as a signal mask or a namespace). Outside a goroutine: an error.
+pub fn lock_os_thread() -> Result<(), Error> {
+    let g = sched::current().ok_or(Error::NotInGoroutine)?;
+    let mi = sched::gs().at(g).m.load(Ordering::Relaxed) as usize;
+    MS[mi].lockedg.store(g as u32 + 1, Ordering::Release);
+    sched::gs().at(g).lockedm.store(mi as u32 + 1, Ordering::Release);
+    Ok(())
+}
+
+/// Undoes [`lock_os_thread`].
+pub fn unlock_os_thread() -> Result<(), Error> {
+    let g = sched::current().ok_or(Error::NotInGoroutine)?;
+    let gg = sched::gs().at(g);
+    let lm = gg.lockedm.swap(0, Ordering::AcqRel);
+    if lm != 0 {
+        MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
+    }
+    Ok(())
+}
+
+/// A locked goroutine that exits releases its thread.
+pub(super) fn unlock_on_exit(g: usize) {
+    let lm = sched::gs().at(g).lockedm.swap(0, Ordering::AcqRel);
+    if lm != 0 {
+        MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
+    }
+}

@@ -1,0 +1,849 @@
+//! The scheduler: Ms (threads) holding Ps (logical processors) run
+//! goroutines (Gs) from per-P run queues, switching between each M's
+//! scheduler context ("g0") and the goroutine (Go's `runtime/proc.go`).
+//!
+//! # Rules
+//!
+//! - Every switch goes through g0: a goroutine that yields, parks or exits
+//!   records what it wants in its M's `pending` field and switches to g0;
+//!   g0 carries it out once the goroutine is off its stack. That is what
+//!   makes the park *commit* safe: a parking goroutine becomes visible to
+//!   wakers (its commit callback runs) only after its registers are saved,
+//!   so a waker on another thread can never resume it while it still runs.
+//! - Goroutine stacks *and* every M's g0 stack live in the stack region, so
+//!   the stack pointer alone says which goroutine or which M is running
+//!   ([`current`], [`current_m`]). Nothing uses thread-local storage, so the
+//!   same code works on std threads, raw `clone` threads and donated host
+//!   threads.
+//! - A P is owned by at most one M at a time; only its owner pushes to its
+//!   ring (others steal from the head) and touches its `schedtick`.
+//! - g0 code never parks; goroutine code never touches another M's cells.
+//!
+//! # Safety
+//!
+//! `M` fields in `UnsafeCell`s are touched only by the thread that runs the
+//! M: by its g0, or by the goroutine it currently runs (which is the same
+//! thread, at a different point of the switch).
+#![allow(unsafe_code)]
+
+mod runq;
+
+pub(crate) use runq::{global_get, global_put, global_put_list, GlobalQ, P};
+
+use crate::arena::{ArenaCell, RawArena};
+use crate::g::{Status, G};
+use crate::stack::REGION;
+use crate::sys::futex;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// Most Ms (OS threads) and Ps a runtime can have.
+pub(crate) const MAX_M: usize = 64;
+/// "No P" in `M::p` / `M::nextp`.
+pub(crate) const NO_P: u32 = u32::MAX;
+
+/// What a goroutine asked its M's g0 to do after switching away.
+#[derive(Clone, Copy)]
+pub(crate) enum Pending {
+    None,
+    /// Put the goroutine at the back of its P's run queue.
+    Yield,
+    /// Park: call `commit(data, g)`; if it returns false, run the goroutine
+    /// again at once (a wake-up arrived before it got off its stack).
+    /// `data` points at the commit closure on the parking goroutine's stack.
+    Park {
+        commit: unsafe fn(*mut u8, usize) -> bool,
+        data: *mut u8,
+    },
+    /// The goroutine finished; its result is stored.
+    Exit,
+}
+
+/// An OS thread running goroutines.
+pub(crate) struct M {
+    /// g0's saved stack pointer while a goroutine runs.
+    g0_sp: UnsafeCell<usize>,
+    /// The thread's own stack pointer while it runs on its g0 stack.
+    native_sp: UnsafeCell<usize>,
+    pending: UnsafeCell<Pending>,
+    /// The P this M holds (`NO_P` if none). Written by this M, or by the M
+    /// that hands it a P while it sleeps (through `nextp`).
+    pub(crate) p: AtomicU32,
+    /// A P handed to this M while it sleeps in `stop_m`.
+    pub(crate) nextp: AtomicU32,
+    /// Futex word this M sleeps on (0 = asleep or about to; 1 = woken).
+    note: AtomicU32,
+    /// Looking for work without having found any (bounded; see `wakep`).
+    pub(crate) spinning: AtomicBool,
+    /// The goroutine running on this M (index + 1; 0 = none).
+    pub(crate) curg: AtomicU32,
+    /// Goroutine locked to this M (index + 1; 0 = none), see `lock_os_thread`.
+    pub(crate) lockedg: AtomicU32,
+    /// Goroutine to run when woken with a P (handed over with it).
+    pub(crate) nextg: AtomicU32,
+    /// Link in the idle-M list (index + 1).
+    idle_link: AtomicU32,
+    /// `fn(usize) -> !` that `run_on_g0` starts on the g0 stack.
+    g0_entry: AtomicUsize,
+    /// Counters owned by this M (written only by its thread).
+    pub(crate) stats: MStats,
+}
+
+// SAFETY: see the module's safety note: UnsafeCell fields are confined to
+// the thread running the M; everything else is atomic.
+unsafe impl Sync for M {}
+
+/// Per-M counters, written with plain load+store by the owning thread only
+/// and read (racily but atomically) by `stats()`.
+pub(crate) struct MStats {
+    pub switches: AtomicU64,
+    pub yields: AtomicU64,
+    pub parks: AtomicU64,
+}
+
+impl MStats {
+    const fn new() -> Self {
+        MStats { switches: AtomicU64::new(0), yields: AtomicU64::new(0), parks: AtomicU64::new(0) }
+    }
+}
+
+#[inline]
+pub(crate) fn bump(c: &AtomicU64) {
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+impl M {
+    const fn new() -> Self {
+        M {
+            g0_sp: UnsafeCell::new(0),
+            native_sp: UnsafeCell::new(0),
+            pending: UnsafeCell::new(Pending::None),
+            p: AtomicU32::new(NO_P),
+            nextp: AtomicU32::new(NO_P),
+            note: AtomicU32::new(0),
+            spinning: AtomicBool::new(false),
+            curg: AtomicU32::new(0),
+            lockedg: AtomicU32::new(0),
+            nextg: AtomicU32::new(0),
+            idle_link: AtomicU32::new(0),
+            g0_entry: AtomicUsize::new(0),
+            stats: MStats::new(),
+        }
+    }
+}
+
+pub(crate) static MS: [M; MAX_M] = [const { M::new() }; MAX_M];
+pub(crate) static PS: [P; MAX_M] = [const { P::new() }; MAX_M];
+
+/// Global scheduler state.
+pub(crate) struct Sched {
+    gs: ArenaCell<G>,
+    /// Goroutine capacity (stack slots below it are goroutines', above it Ms').
+    gcap: AtomicUsize,
+    /// Number of Ps.
+    pub(crate) nprocs: AtomicU32,
+    pub(crate) global: GlobalQ,
+    /// Idle Ps (index + 1 list through `P::idle_link`) and their count.
+    pidle: spin::Mutex<u32>,
+    pub(crate) npidle: AtomicU32,
+    /// Idle Ms (index + 1 list through `M::idle_link`) and their count.
+    midle: spin::Mutex<u32>,
+    pub(crate) nmidle: AtomicU32,
+    /// Ms looking for work.
+    pub(crate) nmspinning: AtomicU32,
+    /// M slots in use (threads started or donated), and threads still alive.
+    pub(crate) mcount: AtomicU32,
+    pub(crate) mlive: AtomicU32,
+    /// Ms blocked in the netpoller.
+    polling: AtomicU32,
+    /// `fn()` that interrupts the netpoller (0 until installed).
+    breaker: AtomicUsize,
+    /// `fn(usize) -> bool` that starts a thread for M slot `i` (0: none).
+    spawner: AtomicUsize,
+    /// Last time anyone polled the network (ns; 0 = someone is blocked in it).
+    pub(crate) lastpoll: AtomicI64,
+    /// Set when the main goroutine has finished: Ms return from their loop.
+    stop: AtomicBool,
+    /// Next goroutine id.
+    next_goid: AtomicU64,
+    pub(crate) spawned: AtomicU64,
+    pub(crate) preempt_requests: AtomicU64,
+    /// Futex word sysmon deep-sleeps on while every P is idle.
+    pub(crate) sysmon_note: AtomicU32,
+    pub(crate) sysmon_sleeping: AtomicBool,
+}
+
+pub(crate) static SCHED: Sched = Sched {
+    gs: ArenaCell::new(),
+    gcap: AtomicUsize::new(0),
+    nprocs: AtomicU32::new(1),
+    global: GlobalQ::new(),
+    pidle: spin::Mutex::new(0),
+    npidle: AtomicU32::new(0),
+    midle: spin::Mutex::new(0),
+    nmidle: AtomicU32::new(0),
+    nmspinning: AtomicU32::new(0),
+    mcount: AtomicU32::new(0),
+    mlive: AtomicU32::new(0),
+    polling: AtomicU32::new(0),
+    breaker: AtomicUsize::new(0),
+    spawner: AtomicUsize::new(0),
+    lastpoll: AtomicI64::new(0),
+    stop: AtomicBool::new(false),
+    next_goid: AtomicU64::new(1),
+    spawned: AtomicU64::new(0),
+    preempt_requests: AtomicU64::new(0),
+    sysmon_note: AtomicU32::new(0),
+    sysmon_sleeping: AtomicBool::new(false),
+};
+
+/// The goroutine arena of the running runtime.
+#[inline]
+pub(crate) fn gs() -> RawArena<'static, G> {
+    SCHED.gs.get()
+}
+
+/// Whether a runtime has installed its arena.
+pub(crate) fn has_arena() -> bool {
+    SCHED.gs.is_set()
+}
+
+/// Installs a runtime's goroutine arena and `nprocs` Ps (all idle but P 0,
+/// which M 0 takes). Called by `run` while no other thread of the runtime
+/// exists.
+pub(crate) fn install(arena: RawArena<'static, G>, nprocs: usize) {
+    SCHED.gcap.store(arena.capacity(), Ordering::Relaxed);
+    SCHED.gs.set(arena);
+    SCHED.stop.store(false, Ordering::Relaxed);
+    SCHED.global.reset();
+    SCHED.nprocs.store(nprocs as u32, Ordering::Relaxed);
+    SCHED.nmspinning.store(0, Ordering::Relaxed);
+    SCHED.mcount.store(1, Ordering::Relaxed);
+    SCHED.mlive.store(0, Ordering::Relaxed);
+    SCHED.polling.store(0, Ordering::Relaxed);
+    SCHED.lastpoll.store(crate::time::nanotime(), Ordering::Relaxed);
+    *SCHED.midle.lock() = 0;
+    SCHED.nmidle.store(0, Ordering::Relaxed);
+    *SCHED.pidle.lock() = 0;
+    SCHED.npidle.store(0, Ordering::Relaxed);
+    for m in &MS {
+        m.p.store(NO_P, Ordering::Relaxed);
+        m.nextp.store(NO_P, Ordering::Relaxed);
+        m.spinning.store(false, Ordering::Relaxed);
+        m.curg.store(0, Ordering::Relaxed);
+        m.lockedg.store(0, Ordering::Relaxed);
+        m.nextg.store(0, Ordering::Relaxed);
+        m.note.store(0, Ordering::Relaxed);
+    }
+    for p in &PS[..nprocs] {
+        p.reset();
+    }
+    for i in (1..nprocs).rev() {
+        pidle_put(i as u32);
+    }
+    MS[0].p.store(0, Ordering::Release);
+}
+
+/// A new goroutine id.
+pub(crate) fn new_goid() -> u64 {
+    SCHED.next_goid.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The goroutine id of arena slot `i` (used by the overflow handler).
+pub(crate) fn goid_of(i: usize) -> u64 {
+    let gcap = SCHED.gcap.load(Ordering::Relaxed);
+    if i >= gcap {
+        return 0;
+    }
+    gs().at(i).goid.load(Ordering::Relaxed)
+}
+
+/// An address on the current stack.
+#[inline(always)]
+fn stack_addr() -> usize {
+    let marker = 0u8;
+    core::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Index of the running goroutine, or `None` on a thread that is not
+/// running a goroutine (a host thread, or an M's g0).
+#[inline]
+pub(crate) fn current() -> Option<usize> {
+    let slot = REGION.index_of(stack_addr())?;
+    (slot < SCHED.gcap.load(Ordering::Relaxed)).then_some(slot)
+}
+
+/// The M the calling code runs on (from a goroutine or a g0), if any.
+#[inline]
+pub(crate) fn current_m() -> Option<usize> {
+    let slot = REGION.index_of(stack_addr())?;
+    let gcap = SCHED.gcap.load(Ordering::Relaxed);
+    if slot < gcap {
+        Some(gs().at(slot).m.load(Ordering::Relaxed) as usize)
+    } else {
+        Some(slot - gcap)
+    }
+}
+
+/// The stack slot of M `mi`'s g0.
+pub(crate) fn g0_slot(mi: usize) -> usize {
+    SCHED.gcap.load(Ordering::Relaxed) + mi
+}
+
+// ---- goroutine lists ----
+
+/// A list of goroutines linked through `G::schedlink`, owned by whoever
+/// holds it (a goroutine is in at most one list or queue at a time).
+#[derive(Default)]
+pub(crate) struct GList {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+impl GList {
+    pub(crate) const fn new() -> Self {
+        GList { head: 0, tail: 0, len: 0 }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends goroutine `i`.
+    pub(crate) fn push(&mut self, i: usize) {
+        let link = i as u32 + 1;
+        gs().at(i).schedlink.store(0, Ordering::Relaxed);
+        if self.tail == 0 {
+            self.head = link;
+        } else {
+            gs().at(self.tail as usize - 1).schedlink.store(link, Ordering::Relaxed);
+        }
+        self.tail = link;
+        self.len += 1;
+    }
+
+    /// Removes the first goroutine.
+    pub(crate) fn pop(&mut self) -> Option<usize> {
+        if self.head == 0 {
+            return None;
+        }
+        let i = self.head as usize - 1;
+        self.head = gs().at(i).schedlink.load(Ordering::Relaxed);
+        if self.head == 0 {
+            self.tail = 0;
+        }
+        self.len -= 1;
+        Some(i)
+    }
+}
+
+// ---- making goroutines runnable ----
+
+/// Queues runnable goroutine `i`: on the calling M's P if it has one
+/// (into `runnext` when `next`), else on the global queue; then makes
+/// sure an idle P gets an M if there is one.
+pub(crate) fn put_runnable(i: usize, next: bool) {
+    match current_m().map(|mi| MS[mi].p.load(Ordering::Relaxed)) {
+        Some(p) if p != NO_P => PS[p as usize].put(i, next),
+        _ => global_put(i),
+    }
+    wakep();
+}
+
+/// Makes a parked goroutine runnable. Callable from any thread, inside or
+/// outside the runtime, once the goroutine's park has committed. From a
+/// goroutine the woken one runs next on the same P (Go's `ready(gp, next)`).
+pub(crate) fn ready(i: usize) {
+    let g = gs().at(i);
+    let was = g.status.swap(Status::Runnable as u32, Ordering::AcqRel);
+    if was != Status::Waiting as u32 {
+        crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
+    }
+    put_runnable(i, current().is_some());
+}
+
+/// Makes every goroutine in `list` runnable (they were parked).
+pub(crate) fn ready_list(list: &mut GList) {
+    while let Some(i) = list.pop() {
+        let was = gs().at(i).status.swap(Status::Runnable as u32, Ordering::AcqRel);
+        if was != Status::Waiting as u32 {
+            crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
+        }
+        put_runnable(i, false);
+    }
+}
+
+/// A newly spawned goroutine `i` (status already Runnable).
+pub(crate) fn put_new(i: usize) {
+    put_runnable(i, false);
+}
+
+// ---- Ps and Ms: idle lists, hand-off, wake-up ----
+
+/// Puts P `p` on the idle list.
+pub(crate) fn pidle_put(p: u32) {
+    let mut head = SCHED.pidle.lock();
+    PS[p as usize].idle_link.store(*head, Ordering::Relaxed);
+    *head = p + 1;
+    SCHED.npidle.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Takes an idle P.
+pub(crate) fn pidle_get() -> Option<u32> {
+    let mut head = SCHED.pidle.lock();
+    if *head == 0 {
+        return None;
+    }
+    let p = *head - 1;
+    *head = PS[p as usize].idle_link.load(Ordering::Relaxed);
+    SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+    Some(p)
+}
+
+fn midle_put(mi: usize) {
+    let mut head = SCHED.midle.lock();
+    MS[mi].idle_link.store(*head, Ordering::Relaxed);
+    *head = mi as u32 + 1;
+    SCHED.nmidle.fetch_add(1, Ordering::SeqCst);
+}
+
+fn midle_get() -> Option<usize> {
+    let mut head = SCHED.midle.lock();
+    if *head == 0 {
+        return None;
+    }
+    let mi = *head as usize - 1;
+    *head = MS[mi].idle_link.load(Ordering::Relaxed);
+    SCHED.nmidle.fetch_sub(1, Ordering::SeqCst);
+    Some(mi)
+}
+
+/// Removes M `mi` from the idle list if it is there (shutdown).
+fn midle_remove_all() -> u32 {
+    let mut head = SCHED.midle.lock();
+    let mut n = 0;
+    while *head != 0 {
+        let mi = *head as usize - 1;
+        *head = MS[mi].idle_link.load(Ordering::Relaxed);
+        n += 1;
+    }
+    SCHED.nmidle.store(0, Ordering::SeqCst);
+    n
+}
+
+/// Go's `wakep`: if a P is idle and no M is already looking for work,
+/// start (or wake) a spinning M to take it.
+pub(crate) fn wakep() {
+    if SCHED.npidle.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    if SCHED.nmspinning.load(Ordering::SeqCst) != 0
+        || SCHED.nmspinning.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err()
+    {
+        return;
+    }
+    start_m(None, true, 0);
+}
+
+/// Go's `startm`: gives P `p` (or an idle one) to an idle M, or to a new
+/// thread. `spinning` Ms were counted in `nmspinning` by the caller; `g`
+/// (index + 1, 0 = none) is a goroutine the M must run first.
+pub(crate) fn start_m(p: Option<u32>, spinning: bool, g: u32) {
+    if SCHED.sysmon_sleeping.load(Ordering::SeqCst) {
+        SCHED.sysmon_sleeping.store(false, Ordering::SeqCst);
+        SCHED.sysmon_note.store(1, Ordering::SeqCst);
+        futex::wake(&SCHED.sysmon_note, 1);
+    }
+    let Some(p) = p.or_else(pidle_get) else {
+        if spinning {
+            SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+        }
+        return;
+    };
+    let mi = match midle_get() {
+        Some(mi) => mi,
+        None => match new_m() {
+            Some(mi) => mi,
+            None => {
+                // No thread to be had: the P stays idle. Wake the poller
+                // (if an M sleeps there it will take the P), else running
+                // Ms and sysmon get to the work.
+                pidle_put(p);
+                if spinning {
+                    SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);
+                }
+                break_poller();
+                return;
+            }
+        },
+    };
+    let m = &MS[mi];
+    m.spinning.store(spinning, Ordering::Relaxed);
+    m.nextg.store(g, Ordering::Relaxed);
+    m.nextp.store(p, Ordering::Release);
+    notewakeup(m);
+}
+
+/// Starts a thread for a fresh M slot, if the thread source allows.
+fn new_m() -> Option<usize> {
+    let f = SCHED.spawner.load(Ordering::Acquire);
+    if f == 0 {
+        return None;
+    }
+    let mi = SCHED.mcount.fetch_add(1, Ordering::SeqCst) as usize;
+    if mi >= MAX_M {
+        SCHED.mcount.fetch_sub(1, Ordering::SeqCst);
+        return None;
+    }
+    // The new M starts idle: it sleeps in stop_m until handed a P (which
+    // our caller does right after). Mark it idle-bound before it runs.
+    MS[mi].nextp.store(NO_P, Ordering::Relaxed);
+    MS[mi].note.store(0, Ordering::Relaxed);
+    SCHED.mlive.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: `spawner` only holds 0 or a `fn(usize) -> bool` stored by
+    // `set_spawner`.
+    let spawn = unsafe { core::mem::transmute::<usize, fn(usize) -> bool>(f) };
+    if spawn(mi) {
+        Some(mi)
+    } else {
+        SCHED.mlive.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+}
+
+/// Installs the thread source (`spawn(i)` starts a thread that calls the
+/// runtime's M entry for slot `i`), or none.
+pub(crate) fn set_spawner(f: Option<fn(usize) -> bool>) {
+    SCHED.spawner.store(f.map_or(0, |f| f as *const () as usize), Ordering::Release);
+}
+
+/// Claims a fresh M slot for a donated host thread.
+pub(crate) fn claim_m() -> Option<usize> {
+    let mi = SCHED.mcount.fetch_add(1, Ordering::SeqCst) as usize;
+    if mi >= MAX_M {
+        SCHED.mcount.fetch_sub(1, Ordering::SeqCst);
+        return None;
+    }
+    SCHED.mlive.fetch_add(1, Ordering::SeqCst);
+    Some(mi)
+}
+
+fn notewakeup(m: &M) {
+    m.note.store(1, Ordering::SeqCst);
+    futex::wake(&m.note, 1);
+}
+
+/// Go's `stopm`: M `mi` (holding no P) sleeps on the idle list until
+/// `start_m` hands it a P, or the runtime stops. Returns the P, if any.
+pub(crate) fn stop_m(mi: usize) -> Option<u32> {
+    MS[mi].note.store(0, Ordering::SeqCst);
+    if stopping() {
+        return None;
+    }
+    midle_put(mi);
+    wait_for_p(mi)
+}
+
+/// Sleeps until someone hands M `mi` a P (through `nextp`) or the runtime
+/// stops; used by idle Ms, new Ms, and Ms whose locked goroutine waits.
+pub(crate) fn wait_for_p(mi: usize) -> Option<u32> {
+    let m = &MS[mi];
+    loop {
+        let p = m.nextp.swap(NO_P, Ordering::AcqRel);
+        if p != NO_P {
+            m.p.store(p, Ordering::Release);
+            return Some(p);
+        }
+        if stopping() {
+            return None;
+        }
+        futex::wait(&m.note, 0);
+        m.note.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Go's `handoffp`: M `mi` gives up its P. If the P (or the global queue)
+/// has work, another M takes it at once; otherwise it becomes idle.
+pub(crate) fn handoff_p(p: u32) {
+    if !PS[p as usize].is_empty() || SCHED.global.len() != 0 {
+        start_m(Some(p), false, 0);
+        return;
+    }
+    if SCHED.nmspinning.load(Ordering::SeqCst) == 0 && SCHED.npidle.load(Ordering::SeqCst) == 0 {
+        // Be the last P standing? Someone must keep looking; let an M spin.
+        if SCHED.nmspinning.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            start_m(Some(p), true, 0);
+            return;
+        }
+    }
+    pidle_put(p);
+}
+
+/// Hands the calling M's P and goroutine `g` to the M that `g` is locked
+/// to (Go's `startlockedm`).
+pub(crate) fn start_locked_m(target: usize, p: u32, g: usize) {
+    let m = &MS[target];
+    m.nextg.store(g as u32 + 1, Ordering::Relaxed);
+    m.nextp.store(p, Ordering::Release);
+    notewakeup(m);
+}
+
+/// Whether the runtime is stopping (Ms should return).
+#[inline]
+pub(crate) fn stopping() -> bool {
+    SCHED.stop.load(Ordering::Acquire)
+}
+
+/// Marks this M as blocked in the netpoller (or not): work arriving from
+/// another thread must then interrupt the poll (`netpoll_break`).
+pub(crate) fn set_polling(on: bool) {
+    if on {
+        SCHED.polling.fetch_add(1, Ordering::SeqCst);
+        SCHED.lastpoll.store(0, Ordering::SeqCst);
+    } else {
+        SCHED.polling.fetch_sub(1, Ordering::SeqCst);
+        SCHED.lastpoll.store(crate::time::nanotime(), Ordering::SeqCst);
+    }
+}
+
+/// Ms that announced they are (about to be) blocked in the netpoller.
+pub(crate) fn polling_count() -> u32 {
+    SCHED.polling.load(Ordering::SeqCst)
+}
+
+/// Marks parked goroutine `g` runnable without queueing it (the caller
+/// runs it at once).
+pub(crate) fn make_runnable_status(g: usize) {
+    if gs().at(g).status.swap(Status::Runnable as u32, Ordering::AcqRel) != Status::Waiting as u32 {
+        crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
+    }
+}
+
+/// Whether some M is blocked in the netpoller.
+pub(crate) fn someone_polling() -> bool {
+    SCHED.polling.load(Ordering::SeqCst) != 0
+}
+
+/// Interrupts the M blocked in the netpoller, if any.
+pub(crate) fn break_poller() {
+    if someone_polling() {
+        let f = SCHED.breaker.load(Ordering::Acquire);
+        if f != 0 {
+            // SAFETY: `breaker` only holds 0 or a `fn()` stored by
+            // `set_poll_breaker`.
+            unsafe { core::mem::transmute::<usize, fn()>(f)() };
+        }
+    }
+}
+
+/// Installs the function that interrupts a thread blocked in the poller.
+pub(crate) fn set_poll_breaker(f: fn()) {
+    SCHED.breaker.store(f as *const () as usize, Ordering::Release);
+}
+
+/// Stops every M once it finishes its current goroutine.
+pub(crate) fn stop() {
+    SCHED.stop.store(true, Ordering::SeqCst);
+    for m in &MS {
+        notewakeup(m);
+    }
+    SCHED.sysmon_note.store(1, Ordering::SeqCst);
+    futex::wake(&SCHED.sysmon_note, 1);
+    midle_remove_all();
+    let f = SCHED.breaker.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: as in `break_poller`.
+        unsafe { core::mem::transmute::<usize, fn()>(f)() };
+    }
+}
+
+/// Records that a runtime thread (not M 0) has finished, and wakes `run`.
+pub(crate) fn thread_exited() {
+    SCHED.mlive.fetch_sub(1, Ordering::SeqCst);
+    futex::wake(&SCHED.mlive, u32::MAX);
+}
+
+/// Waits until every runtime thread but the caller has finished.
+pub(crate) fn wait_threads() {
+    loop {
+        let n = SCHED.mlive.load(Ordering::SeqCst);
+        if n == 0 {
+            return;
+        }
+        futex::wait(&SCHED.mlive, n);
+    }
+}
+
+// ---- goroutine side ----
+
+/// Switches from the running goroutine `i` to its M's g0 with `p` pending.
+/// Returns when the goroutine is resumed (possibly on another M).
+#[inline]
+fn switch_to_g0(i: usize, p: Pending) {
+    let g = gs().at(i);
+    let m = &MS[g.m.load(Ordering::Relaxed) as usize];
+    // SAFETY: we run on this M's thread (it is running us), so its cells are
+    // ours; `g.sp` is written only by this switch; `g0_sp` was saved by the
+    // switch that started us on this M.
+    unsafe {
+        *m.pending.get() = p;
+        crate::arch::goro_switch(g.sp.get(), *m.g0_sp.get());
+    }
+}
+
+/// Yields the processor: the goroutine goes to the back of its P's run
+/// queue. Outside a goroutine this does nothing.
+pub fn yield_now() {
+    if let Some(i) = current() {
+        switch_to_g0(i, Pending::Yield);
+    }
+}
+
+/// Honours a preemption request (from sysmon) at a yield point that did
+/// not otherwise switch: goro's I/O calls call this after a fast path.
+#[inline]
+pub(crate) fn preempt_point() {
+    if let Some(i) = current() {
+        if gs().at(i).preempt.load(Ordering::Relaxed) {
+            switch_to_g0(i, Pending::Yield);
+        }
+    }
+}
+
+/// Parks the running goroutine `i`. `commit(i)` runs on g0 once the
+/// goroutine is off its stack; it publishes the goroutine to whoever will
+/// `ready` it and returns true, or returns false if the goroutine should
+/// continue at once. The closure may borrow from the parking goroutine's
+/// stack (which stays put while it is parked); it must not park.
+pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
+    let mut slot = Some(commit);
+    /// # Safety
+    /// `data` is the `Option<C>` above, alive on the parked goroutine's stack.
+    unsafe fn call<C: FnOnce(usize) -> bool>(data: *mut u8, g: usize) -> bool {
+        // SAFETY: per the contract; g0 calls this exactly once per park.
+        let c = unsafe { (*(data as *mut Option<C>)).take() };
+        c.is_some_and(|c| c(g))
+    }
+    switch_to_g0(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
+}
+
+/// Ends the running goroutine `i`; its result is already stored.
+pub(crate) fn goexit(i: usize) -> ! {
+    switch_to_g0(i, Pending::Exit);
+    crate::error::fatal("goro: sched: dead goroutine resumed")
+}
+
+// ---- M side (g0) ----
+
+/// What became of a goroutine that `execute` ran.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Yielded,
+    Parked,
+    Exited,
+}
+
+/// Runs goroutine `i` on M `mi` until it yields, parks or exits.
+pub(crate) fn execute(mi: usize, i: usize, on_exit: fn(usize)) -> Outcome {
+    let m = &MS[mi];
+    let g = gs().at(i);
+    m.curg.store(i as u32 + 1, Ordering::Relaxed);
+    let outcome = loop {
+        g.status.store(Status::Running as u32, Ordering::Relaxed);
+        g.m.store(mi as u32, Ordering::Relaxed);
+        g.preempt.store(false, Ordering::Relaxed);
+        bump(&m.stats.switches);
+        // SAFETY: we are g0 of M `mi` on its own thread; `g.sp` holds a
+        // context saved by goro_switch or built by init_stack, and the
+        // goroutine is not running anywhere (we took it from a run queue,
+        // or it just switched to us).
+        let pending = unsafe {
+            crate::arch::goro_switch(m.g0_sp.get(), *g.sp.get());
+            core::mem::replace(&mut *m.pending.get(), Pending::None)
+        };
+        match pending {
+            Pending::Yield => {
+                bump(&m.stats.yields);
+                g.status.store(Status::Runnable as u32, Ordering::Relaxed);
+                let p = m.p.load(Ordering::Relaxed);
+                if p == NO_P {
+                    global_put(i);
+                } else {
+                    PS[p as usize].put(i, false);
+                }
+                break Outcome::Yielded;
+            }
+            Pending::Park { commit, data } => {
+                bump(&m.stats.parks);
+                g.status.store(Status::Waiting as u32, Ordering::Release);
+                // SAFETY: `data` is the commit closure `park` left on the
+                // goroutine's stack, which is suspended and stays put.
+                if unsafe { commit(data, i) } {
+                    break Outcome::Parked;
+                }
+                // A wake-up beat the commit: run the goroutine again now.
+                if g.status.swap(Status::Running as u32, Ordering::AcqRel) != Status::Waiting as u32 {
+                    crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
+                }
+            }
+            Pending::Exit => {
+                g.status.store(Status::Dead as u32, Ordering::Release);
+                break Outcome::Exited;
+            }
+            Pending::None => crate::error::fatal("goro: sched: goroutine switched to g0 with nothing pending"),
+        }
+    };
+    m.curg.store(0, Ordering::Relaxed);
+    if outcome == Outcome::Exited {
+        on_exit(i);
+    }
+    outcome
+}
+
+/// Runs `entry(mi)` on M `mi`'s g0 stack (in the stack region); returns
+/// to the calling thread's own stack when `entry` calls [`leave_g0`]. The
+/// slot's pages must already be writable.
+pub(crate) fn run_on_g0(mi: usize, entry: fn(usize) -> !) {
+    let m = &MS[mi];
+    m.g0_entry.store(entry as *const () as usize, Ordering::Relaxed);
+    let top = REGION.slot_base(g0_slot(mi)) + REGION.slot_size();
+    // SAFETY: the g0 slot of M `mi` belongs to this thread alone (one thread
+    // per M slot), its pages are writable, and nothing runs on it now; the
+    // frame is built at its 16-aligned top.
+    unsafe {
+        let sp = crate::arch::init_stack(top & !15, g0_start, mi);
+        crate::arch::goro_switch(m.native_sp.get(), sp);
+    }
+}
+
+/// First code on an M's g0 stack (called by the arch trampoline).
+///
+/// # Safety
+///
+/// `mi` is the M whose `g0_entry` `run_on_g0` just stored.
+unsafe extern "C" fn g0_start(mi: usize) -> ! {
+    let f = MS[mi].g0_entry.load(Ordering::Relaxed);
+    // SAFETY: `g0_entry` was stored from a `fn(usize) -> !` by `run_on_g0`.
+    let f = unsafe { core::mem::transmute::<usize, fn(usize) -> !>(f) };
+    f(mi)
+}
+
+/// Ends M `mi`'s g0 and resumes its thread's own stack (in `run_on_g0`).
+pub(crate) fn leave_g0(mi: usize) -> ! {
+    let m = &MS[mi];
+    let mut dead = 0usize;
+    // SAFETY: called on M `mi`'s g0, which `run_on_g0` entered from the
+    // native stack whose sp it saved; the g0 context is abandoned.
+    unsafe { crate::arch::goro_switch(&mut dead, *m.native_sp.get()) };
+    crate::error::fatal("goro: sched: dead g0 resumed")
+}
+
+/// Goroutine capacity of the installed arena.
+pub(crate) fn gcap() -> usize {
+    SCHED.gcap.load(Ordering::Relaxed)
+}

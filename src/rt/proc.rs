@@ -104,9 +104,17 @@ pub(super) fn m0_entry(_: usize) -> ! {
     sched::leave_g0(0)
 }
 
-/// g0 entry of a donated thread: idle until handed a P.
+/// g0 entry of a donated thread: look for work with an idle P if there is
+/// one (work may be queued already), else idle until handed a P.
 fn donated_entry(mi: usize) -> ! {
-    if sched::stop_m(mi).is_some() {
+    let p = match sched::pidle_get() {
+        Some(p) => {
+            MS[mi].p.store(p, Ordering::Release);
+            Some(p)
+        }
+        None => sched::stop_m(mi),
+    };
+    if p.is_some() {
         m_loop(mi);
     }
     sched::leave_g0(mi)

@@ -163,8 +163,9 @@ fn m_loop(mi: usize) {
     let m = &MS[mi];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (mi as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
     loop {
-        // A goroutine handed over with a P (to a locked M).
-        let handed = m.nextg.swap(0, Ordering::AcqRel);
+        // A goroutine handed over with a P (to a locked M). Load first: the
+        // swap (an atomic read-modify-write) is rarely needed.
+        let handed = if m.nextg.load(Ordering::Acquire) != 0 { m.nextg.swap(0, Ordering::AcqRel) } else { 0 };
         let g = if handed != 0 {
             handed as usize - 1
         } else {
@@ -222,7 +223,9 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         if time::next_when().is_some_and(|w| w <= time::nanotime()) {
             time::run_due(time::nanotime());
         }
-        let tick = pp.schedtick.fetch_add(1, Ordering::Relaxed);
+        // Only the P's owner writes schedtick (sysmon reads it).
+        let tick = pp.schedtick.load(Ordering::Relaxed);
+        pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
         if tick % 61 == 0 && SCHED.global.len() > 0 {
             if let Some(g) = sched::global_get(pp, nprocs, 1) {
                 return Some(g);

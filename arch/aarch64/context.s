@@ -45,11 +45,14 @@ goro_switch:
     stp d14, d15, [sp, #144]
     mrs x9, fpcr                  // floating-point control register
     str x9, [sp, #160]
-    mov x9, sp
-    str x9, [x0]                  // publish our sp: this context is now suspended
+    mov x10, sp
+    str x10, [x0]                 // publish our sp: this context is now suspended
     mov sp, x1                    // adopt the other context's stack
-    ldr x9, [sp, #160]
-    msr fpcr, x9
+    ldr x10, [sp, #160]
+    cmp x9, x10                   // same FPCR (the usual case)?
+    b.eq 1f                       // then skip the msr, which can serialize
+    msr fpcr, x10
+1:
     ldp x19, x20, [sp, #0]
     ldp x21, x22, [sp, #16]
     ldp x23, x24, [sp, #32]

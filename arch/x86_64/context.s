@@ -18,6 +18,11 @@
 #     +--------------------+  <- saved sp (16-byte aligned)
 #         lower addresses
 #
+# The control words are reloaded only when they differ from the suspended
+# context's (ldmxcsr and fldcw cost several cycles each; equal words are the
+# common case). The MXCSR exception *flags* are compared too, so a context
+# whose flags differ simply takes the reload path.
+#
 # Only callee-saved state is saved: the caller of goro_switch is ordinary
 # compiled Rust, which already assumes every caller-saved register (rax, rcx,
 # rdx, rsi, rdi, r8-r11, xmm0-15, x87 stack) is clobbered by a call. The MXCSR
@@ -47,10 +52,14 @@ goro_switch:
     subq $8, %rsp                 # room for mxcsr + x87 control word; rsp is now 16-aligned
     stmxcsr (%rsp)                # SSE control/status (rounding, exception masks)
     fnstcw 4(%rsp)                # x87 control word (precision, rounding)
+    movq (%rsp), %rax             # our control words, to compare with theirs
     movq %rsp, (%rdi)             # publish our sp: this context is now suspended
     movq %rsi, %rsp               # adopt the other context's stack
+    cmpq (%rsp), %rax             # same control words (the usual case)?
+    je 1f                         # then skip the slow ldmxcsr/fldcw
     ldmxcsr (%rsp)                # restore its control words
     fldcw 4(%rsp)
+1:
     addq $8, %rsp
     popq %r15                     # restore its callee-saved registers
     popq %r14

@@ -26,6 +26,8 @@ extern crate std;
 mod arch;
 pub mod arena;
 mod error;
+#[cfg(feature = "freestanding")]
+pub mod freestanding;
 mod g;
 mod netpoll;
 mod panic;

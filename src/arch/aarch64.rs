@@ -3,6 +3,12 @@
 
 core::arch::global_asm!(include_str!("../../arch/aarch64/context.s"));
 core::arch::global_asm!(include_str!("../../arch/aarch64/syscall.s"));
+// The program entry and the C memory functions, only for freestanding
+// programs (a program with libc gets both from it).
+#[cfg(feature = "freestanding")]
+core::arch::global_asm!(include_str!("../../arch/aarch64/start.s"));
+#[cfg(feature = "freestanding")]
+core::arch::global_asm!(include_str!("../../arch/aarch64/mem.s"));
 
 /// Size of the frame `goro_switch` pops (x19-x30, d8-d15, fpcr, padding).
 const FRAME: usize = 176;

@@ -11,6 +11,13 @@
 //! | `goro_sigreturn` | `SA_RESTORER` trampoline |
 //! | `goro_clone(flags, stack, ctid, f, arg)` | raw thread creation (no TLS) |
 //!
+//! With the `freestanding` feature, also (`start.s`, `mem.s`):
+//!
+//! | symbol | what |
+//! |---|---|
+//! | `_start` | program entry: calls `goro_start(&argc)` (in `freestanding`) |
+//! | `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp`, `strlen` | what compiled code calls, as libc would provide |
+//!
 //! # Safety
 //!
 //! This module is one of the two places (with `sys`) that may use `unsafe`:

@@ -3,6 +3,12 @@
 
 core::arch::global_asm!(include_str!("../../arch/x86_64/context.s"), options(att_syntax));
 core::arch::global_asm!(include_str!("../../arch/x86_64/syscall.s"), options(att_syntax));
+// The program entry and the C memory functions, only for freestanding
+// programs (a program with libc gets both from it).
+#[cfg(feature = "freestanding")]
+core::arch::global_asm!(include_str!("../../arch/x86_64/start.s"), options(att_syntax));
+#[cfg(feature = "freestanding")]
+core::arch::global_asm!(include_str!("../../arch/x86_64/mem.s"), options(att_syntax));
 
 /// Default MXCSR (all exceptions masked, round to nearest) and x87 control
 /// word (extended precision, all exceptions masked), as a new process has.

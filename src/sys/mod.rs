@@ -14,6 +14,8 @@
 pub(crate) mod epoll;
 pub(crate) mod futex;
 pub(crate) mod net;
+#[cfg(feature = "freestanding")]
+pub(crate) mod process;
 pub(crate) mod signal;
 pub(crate) mod thread;
 
@@ -54,7 +56,10 @@ impl From<rustix::io::Errno> for Error {
 
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 
-/// The kernel's page size (read once from the auxiliary vector by rustix).
+/// The kernel's page size: the value the freestanding entry found in the
+/// auxiliary vector (`AT_PAGESZ`), else read once by rustix (which needs
+/// `PR_GET_AUXV` or `/proc/self/auxv`: neither exists for a freestanding
+/// `/init` on Linux 6.1, hence the setter).
 pub(crate) fn page_size() -> usize {
     let p = PAGE_SIZE.load(Ordering::Relaxed);
     if p != 0 {
@@ -63,6 +68,30 @@ pub(crate) fn page_size() -> usize {
     let p = rustix::param::page_size();
     PAGE_SIZE.store(p, Ordering::Relaxed);
     p
+}
+
+/// Records the page size the freestanding entry read from `AT_PAGESZ`.
+#[cfg(feature = "freestanding")]
+pub(crate) fn set_page_size(p: usize) {
+    debug_assert!(p.is_power_of_two(), "goro: sys: AT_PAGESZ is not a power of two");
+    PAGE_SIZE.store(p, Ordering::Relaxed);
+}
+
+/// The `envp` array the freestanding entry found on the initial stack (0:
+/// none recorded; [`env_u64`] then reads `/proc/self/environ`).
+static ENVP: AtomicUsize = AtomicUsize::new(0);
+
+/// Records the process's `envp` for [`env_u64`].
+///
+/// # Safety
+///
+/// `envp` must point to a NULL-terminated array of pointers to
+/// NUL-terminated strings that stay valid and unchanged for the rest of the
+/// process (the kernel-built initial stack, which `_start` never returns
+/// from).
+#[cfg(feature = "freestanding")]
+pub(crate) unsafe fn set_envp(envp: *const *const u8) {
+    ENVP.store(envp as usize, Ordering::Release);
 }
 
 /// Reserves `len` bytes of address space, inaccessible (`PROT_NONE`) and not
@@ -171,10 +200,17 @@ impl AsFdBorrowed for OwnedFd {
 }
 
 /// The value of environment variable `name` parsed as a decimal number,
-/// read from `/proc/self/environ` (no libc: there is no `environ` here).
+/// from the `envp` the freestanding entry recorded, else read from
+/// `/proc/self/environ` (no libc: there is no `environ` here).
 /// `None` if unset, unparsable, or `/proc` is not mounted.
 pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
     use rustix::fs::{Mode, OFlags};
+    let envp = ENVP.load(Ordering::Acquire) as *const *const u8;
+    if !envp.is_null() {
+        // SAFETY: `set_envp`'s caller guarantees a NULL-terminated array of
+        // NUL-terminated strings that live and stay unchanged forever.
+        return unsafe { env_from_envp(envp, name) };
+    }
     let fd = rustix::fs::open("/proc/self/environ", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     // Scan entry by entry; entries longer than the buffer are skipped.
     let mut buf = [0u8; 4096];
@@ -199,19 +235,8 @@ pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
             }
         };
         let entry = &buf[..end];
-        if entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=' {
-            let v = &entry[name.len() + 1..];
-            let mut n: u64 = 0;
-            if v.is_empty() {
-                return None;
-            }
-            for &d in v {
-                if !d.is_ascii_digit() {
-                    return None;
-                }
-                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            }
-            return Some(n);
+        if let Some(v) = env_value(entry, name) {
+            return parse_u64(v);
         }
         if end >= len {
             return None;
@@ -221,5 +246,48 @@ pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
         if eof && len == 0 {
             return None;
         }
+    }
+}
+
+/// The value in `entry` (`NAME=value`) if its name is `name`.
+fn env_value<'a>(entry: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    (entry.len() > name.len() && entry.starts_with(name) && entry[name.len()] == b'=').then(|| &entry[name.len() + 1..])
+}
+
+/// A non-empty decimal number that fits in a `u64`.
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in v {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
+}
+
+/// [`env_u64`] over an `envp` array.
+///
+/// # Safety
+///
+/// `envp` must be a NULL-terminated array of pointers to NUL-terminated
+/// strings, all valid for reads.
+unsafe fn env_from_envp(mut envp: *const *const u8, name: &[u8]) -> Option<u64> {
+    loop {
+        // SAFETY: the array is NULL-terminated (caller), and we stop at NULL.
+        let p = unsafe { *envp };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: every non-NULL entry is a NUL-terminated string (caller).
+        let entry = unsafe { core::ffi::CStr::from_ptr(p.cast()) }.to_bytes();
+        if let Some(v) = env_value(entry, name) {
+            return parse_u64(v);
+        }
+        // SAFETY: `p` was not the terminator, so the next element exists.
+        envp = unsafe { envp.add(1) };
     }
 }

@@ -1,19 +1,23 @@
 // Go counterparts of the goro benchmarks (see ../README.md).
 //
-// Usage: gobench yield N | spawn N | park N
+// Usage: gobench yield N | spawn N | park N | echo ADDR
 //
-// Run with GOMAXPROCS=1 (the harness does). Each mode prints one line of
-// key=value pairs on stdout, which the Rust harness parses.
+// Run with GOMAXPROCS=1 (the harness does). Each of the first three modes
+// prints one line of key=value pairs on stdout, which the Rust harness
+// parses. `echo` is the Go side of the echo-server benchmark: it prints
+// `listening on ADDR procs=P` and serves until killed.
 package main
 
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -108,9 +112,55 @@ func park(n int) {
 		runtime.GOMAXPROCS(0), n, live, rss0, rss1, pte0, pte1, spawnNs, teardownNs)
 }
 
+// echoServer: net.Listen, one goroutine per connection running a
+// read/write loop with a 16 KiB buffer (what io.Copy does, minus its
+// ReaderFrom/WriterTo detours). Go's net sets TCP_NODELAY on every
+// connection. Exits by itself after 15 minutes as a safety net.
+func echoServer(addr string) {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gobench echo:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %s procs=%d\n", ln.Addr(), runtime.GOMAXPROCS(0))
+	time.AfterFunc(15*time.Minute, func() { os.Exit(3) })
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			// EMFILE and the like: back off a little, keep serving.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			buf := make([]byte, 16*1024)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "echo" {
+		echoServer(os.Args[2])
+		return
+	}
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: gobench yield|spawn|park N")
+		fmt.Fprintln(os.Stderr, "usage: gobench yield|spawn|park N | echo ADDR")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])

@@ -1,8 +1,20 @@
 //! goro benchmark harness: goro next to Go (when `go` is on PATH).
 //!
 //! `just bench` (= `cargo run --release -p goro-bench`). See benches/README.md
-//! for what each figure means. The binary re-executes itself with
-//! `--park-child N` to measure memory in a fresh process.
+//! for what each figure means.
+//!
+//! - `goro-bench`: everything (the micro benchmarks, then the echo servers).
+//! - `goro-bench micro`: yield, spawn, 100k parked goroutines.
+//! - `goro-bench echo [options]`: the echo-server benchmark (`echo.rs`).
+//!
+//! The binary re-executes itself for child processes: `--park-child N` (memory
+//! in a fresh process), `echo-client`, `echo-floor`, `echo-tokio`.
+
+mod echo;
+mod echo_client;
+mod echo_floor;
+mod echo_tokio;
+mod sys;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -28,21 +40,56 @@ const RSS_TARGET_KIB: f64 = 8.0;
 /// The runtime of the memory benchmark (default `Config`).
 static RT: goro::Runtime<110_000> = goro::Runtime::new();
 
+fn usage() -> ! {
+    eprintln!(
+        "usage: goro-bench            (everything)\n       goro-bench micro\n       {}\n\
+         (see benches/README.md)",
+        echo::USAGE
+    );
+    std::process::exit(2);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 && args[1] == "--park-child" {
-        let n = args[2].parse().expect("--park-child N");
-        park_child(n);
-        return;
+    let rest = args.get(2..).unwrap_or(&[]);
+    match args.get(1).map(String::as_str) {
+        Some("--park-child") if args.len() == 3 => {
+            let n = args[2].parse().expect("--park-child N");
+            park_child(n);
+        }
+        Some("echo-client") => std::process::exit(echo_client::main(rest)),
+        Some("echo-floor") => std::process::exit(echo_floor::main(rest)),
+        Some("echo-tokio") => std::process::exit(echo_tokio::main(rest)),
+        Some("micro") if rest.is_empty() => {
+            print_header();
+            let go = GoBench::setup();
+            micro(go.as_ref());
+        }
+        Some("echo") => {
+            let opts = echo::Opts::parse(rest).unwrap_or_else(|e| {
+                eprintln!("goro-bench echo: {e}");
+                usage()
+            });
+            print_header();
+            let go = GoBench::setup();
+            echo::bench(&opts, go.as_ref());
+        }
+        None => {
+            let t_all = Instant::now();
+            print_header();
+            let go = GoBench::setup();
+            micro(go.as_ref());
+            println!();
+            echo::bench(&echo::Opts::from_env(), go.as_ref());
+            println!("\ntotal bench time: {:.1} s", t_all.elapsed().as_secs_f64());
+        }
+        _ => usage(),
     }
-    if args.len() > 1 {
-        eprintln!("usage: goro-bench   (no arguments; see benches/README.md)");
-        std::process::exit(2);
-    }
-    let t_all = Instant::now();
-    print_header();
-    let go = GoBench::setup();
+}
 
+/// The yield, spawn and memory benchmarks, goro next to Go.
+fn micro(go: Option<&GoBench>) {
+    let t_all = Instant::now();
     // Warm-up: reserves the default runtime's stack region, commits a few
     // stack slots, faults in the code.
     goro_yield(10_000);
@@ -53,22 +100,22 @@ fn main() {
         "yield round trip",
         "ns/round trip",
         goro_yield,
-        go.as_ref().map(|g| move |n| g.time("yield", n)),
+        go.map(|g| move |n| g.time("yield", n)),
         YIELD_TARGET,
     ));
     rows.push(bench_time(
         "spawn+exit+join",
         "ns/cycle",
         goro_spawn,
-        go.as_ref().map(|g| move |n| g.time("spawn", n)),
+        go.map(|g| move |n| g.time("spawn", n)),
         SPAWN_TARGET,
     ));
-    if let Some(row) = bench_park(go.as_ref()) {
+    if let Some(row) = bench_park(go) {
         rows.push(row);
     }
 
     print_summary(&rows, go.is_some());
-    println!("\ntotal bench time: {:.1} s", t_all.elapsed().as_secs_f64());
+    println!("\nmicro bench time: {:.1} s", t_all.elapsed().as_secs_f64());
 }
 
 // ---------------------------------------------------------------- goro side
@@ -77,8 +124,14 @@ fn main() {
 /// main goroutine is parked joining them, so the processor goes A -> B -> A
 /// `n` times. Timed from before the two spawns to after both joins (as the
 /// Go side). A warm-up pass of n/10 runs first, in the same `run`.
+/// One P: the same condition as Go's GOMAXPROCS=1.
+fn run1<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, goro::Error> {
+    static RT1: goro::Runtime = goro::Runtime::new();
+    RT1.run(goro::Config::new().procs(1), f)
+}
+
 fn goro_yield(n: u64) -> Duration {
-    let (d, yields) = goro::run(move || {
+    let (d, yields) = run1(move || {
         let once = |n: u64| {
             let t = Instant::now();
             let a = goro::spawn(move || (0..n).for_each(|_| goro::yield_now())).unwrap();
@@ -100,7 +153,7 @@ fn goro_yield(n: u64) -> Duration {
 
 /// Spawn a goroutine that returns at once, join it; `n` times in a row.
 fn goro_spawn(n: u64) -> Duration {
-    let (d, spawned, sum) = goro::run(move || {
+    let (d, spawned, sum) = run1(move || {
         let once = |n: u64| {
             let mut sum = 0u64;
             let t = Instant::now();
@@ -151,7 +204,7 @@ fn park_child(n: usize) {
     assert!(n >= 1);
     let (rss_pre, pte_pre) = vm_status();
     let line = RT
-        .run(goro::Config::new(), move || {
+        .run(goro::Config::new().procs(1), move || {
             let (rss0, pte0) = vm_status();
             let t0 = Instant::now();
             let h = goro::spawn(move || link(n - 1)).expect("spawn (chain head)");
@@ -510,7 +563,7 @@ fn print_header() {
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("goro-bench: goro {} (single M), {RUNS} runs per figure, medians", env!("CARGO_PKG_VERSION"));
+    println!("goro-bench: goro {} (micro benchmarks on 1 P, like GOMAXPROCS=1), {RUNS} runs per figure, medians", env!("CARGO_PKG_VERSION"));
     println!("host: {cpu}, {cpus} CPUs, Linux {}", kernel.trim());
 }
 

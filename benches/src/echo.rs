@@ -1,0 +1,900 @@
+//! The echo-server benchmark harness (see benches/README.md, "4. Echo
+//! servers").
+//!
+//! For every point (connections x message size) and repetition it starts
+//! each server in a fresh process pinned to one CPU, runs the load
+//! generator (`goro-bench echo-client`, pinned to another CPU) against it,
+//! and kills both. The client reports round trips, latency, its own CPU
+//! time and the server's /proc/PID/stat CPU time over the same window.
+//! Medians over the repetitions are printed, with ratios and targets. A
+//! last, short run per server under `strace -c -f` counts system calls per
+//! round trip.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{median, parse_kv, sys, GoBench};
+
+/// Targets from the issue.
+const CPU_VS_FLOOR_TARGET: f64 = 1.05;
+const SYSCALLS_TARGET: f64 = 2.05;
+/// Client CPU utilisation from which the client counts as saturated.
+const CLIENT_SATURATED: f64 = 0.90;
+/// CPU use by other processes (in CPUs) from which a point is flagged.
+const OTHER_BUSY: f64 = 0.10;
+/// Time a server gets to print `listening on ADDR`.
+const SERVER_START: Duration = Duration::from_secs(10);
+/// The strace run: point and length.
+const STRACE_CONNS: usize = 100;
+const STRACE_SIZE: usize = 64;
+const STRACE_WARMUP: f64 = 0.3;
+const STRACE_SECS: f64 = 1.0;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Kind {
+    Floor,
+    FloorShort,
+    Go,
+    Tokio,
+    Goro,
+}
+
+impl Kind {
+    const ALL: [Kind; 5] = [Kind::Floor, Kind::FloorShort, Kind::Go, Kind::Tokio, Kind::Goro];
+    /// What runs by default (`floor-short` is opt-in, `--servers`).
+    const DEFAULT: [Kind; 4] = [Kind::Floor, Kind::Go, Kind::Tokio, Kind::Goro];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Floor => "floor",
+            Kind::FloorShort => "floor-short",
+            Kind::Go => "Go",
+            Kind::Tokio => "tokio",
+            Kind::Goro => "goro",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s))
+    }
+}
+
+pub struct Opts {
+    reps: usize,
+    secs: f64,
+    warmup: f64,
+    servers: Vec<Kind>,
+    conns: Vec<usize>,
+    sizes: Vec<usize>,
+    strace: bool,
+}
+
+pub const USAGE: &str = "goro-bench echo [--quick] [--reps N] [--secs S] [--warmup S] \
+[--servers floor,go,tokio,goro,floor-short] [--conns 1,100,1000] [--sizes 64,512] [--no-strace]";
+
+impl Opts {
+    /// Defaults; `GORO_BENCH_QUICK=1` in the environment means 1 repetition.
+    pub fn from_env() -> Opts {
+        let quick = std::env::var("GORO_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        Opts {
+            reps: if quick { 1 } else { 5 },
+            secs: 2.0,
+            warmup: 0.5,
+            servers: Kind::DEFAULT.to_vec(),
+            conns: vec![1, 100, 1000],
+            sizes: vec![64, 512],
+            strace: true,
+        }
+    }
+
+    pub fn parse(args: &[String]) -> Result<Opts, String> {
+        let mut o = Opts::from_env();
+        let mut it = args.iter();
+        fn list<T: std::str::FromStr>(v: &str) -> Result<Vec<T>, String> {
+            v.split(',').map(|x| x.trim().parse().map_err(|_| format!("bad list item {x:?}"))).collect()
+        }
+        while let Some(a) = it.next() {
+            let mut val = || it.next().ok_or_else(|| format!("{a} needs a value"));
+            match a.as_str() {
+                "--quick" => o.reps = 1,
+                "--reps" => o.reps = val()?.parse().map_err(|_| "--reps N")?,
+                "--secs" => o.secs = val()?.parse().map_err(|_| "--secs S")?,
+                "--warmup" => o.warmup = val()?.parse().map_err(|_| "--warmup S")?,
+                "--servers" => {
+                    o.servers = val()?
+                        .split(',')
+                        .map(|s| Kind::parse(s.trim()).ok_or_else(|| format!("unknown server {s:?}")))
+                        .collect::<Result<_, _>>()?
+                }
+                "--conns" => o.conns = list(val()?)?,
+                "--sizes" => o.sizes = list(val()?)?,
+                "--no-strace" => o.strace = false,
+                _ => return Err(format!("unknown argument {a}")),
+            }
+        }
+        if o.reps == 0 || !(o.secs > 0.0 && o.secs <= 60.0) || !(0.0..=10.0).contains(&o.warmup) {
+            return Err("need --reps >= 1, 0 < --secs <= 60, 0 <= --warmup <= 10".into());
+        }
+        if o.conns.iter().chain(&o.sizes).any(|&x| x == 0 || x > 100_000) || o.servers.is_empty() {
+            return Err("connections and sizes must be in 1..=100000, and at least one server given".into());
+        }
+        Ok(o)
+    }
+}
+
+// ------------------------------------------------------------ the servers
+
+struct Server {
+    kind: Kind,
+    program: PathBuf,
+    /// Arguments before the address.
+    args: Vec<String>,
+    /// Whether the address follows `--addr` (else it is positional).
+    addr_flag: bool,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl Server {
+    fn command(&self, addr: &str) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        if self.addr_flag {
+            c.arg("--addr");
+        }
+        c.arg(addr);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+}
+
+/// Builds goro's examples/echo.rs (release) and returns the binary; Err says
+/// why goro is skipped (no such file yet, or the build failed).
+fn goro_echo() -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?.to_path_buf();
+    if !root.join("examples/echo.rs").exists() {
+        return Err(format!("{} does not exist yet", root.join("examples/echo.rs").display()));
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let t = Instant::now();
+    let o = Command::new(cargo)
+        .args(["build", "--release", "--example", "echo"])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cargo build --release --example echo: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "`cargo build --release --example echo` failed:\n{}",
+            tail(&String::from_utf8_lossy(&o.stderr), 15)
+        ));
+    }
+    // target/<profile>/goro-bench -> target/release/examples/echo
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let target = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
+    let mut bin = target.join("release/examples/echo");
+    if !bin.exists() {
+        bin = root.join("target/release/examples/echo");
+    }
+    if !bin.exists() {
+        return Err(format!("built, but {} not found", bin.display()));
+    }
+    println!("goro: built examples/echo in {:.1} s: {}", t.elapsed().as_secs_f64(), bin.display());
+    Ok(bin)
+}
+
+fn servers(o: &Opts, go: Option<&GoBench>) -> Vec<Server> {
+    let me = std::env::current_exe().expect("current_exe");
+    let mut v = Vec::new();
+    for &k in &o.servers {
+        let s = match k {
+            Kind::Floor => {
+                Server { kind: k, program: me.clone(), args: vec!["echo-floor".into()], addr_flag: true, env: vec![] }
+            }
+            Kind::FloorShort => Server {
+                kind: k,
+                program: me.clone(),
+                args: vec!["echo-floor".into(), "--short-read".into()],
+                addr_flag: true,
+                env: vec![],
+            },
+            Kind::Tokio => {
+                Server { kind: k, program: me.clone(), args: vec!["echo-tokio".into()], addr_flag: true, env: vec![] }
+            }
+            Kind::Go => match go {
+                Some(g) => Server {
+                    kind: k,
+                    program: g.bin.clone(),
+                    args: vec!["echo".into()],
+                    addr_flag: false,
+                    env: vec![("GOMAXPROCS", "1")],
+                },
+                None => {
+                    println!("Go: not available, Go echo server skipped");
+                    continue;
+                }
+            },
+            Kind::Goro => match goro_echo() {
+                Ok(bin) => Server { kind: k, program: bin, args: vec![], addr_flag: true, env: vec![] },
+                Err(e) => {
+                    println!("goro: echo server skipped: {e}");
+                    continue;
+                }
+            },
+        };
+        v.push(s);
+    }
+    v
+}
+
+// ------------------------------------------------------------- processes
+
+/// A child process that is killed (SIGKILL) and reaped when dropped, so
+/// every exit path of the harness, a panic included, cleans up.
+struct Proc {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, cpu: Option<usize>, stdin: bool) -> Result<(Proc, Receiver<String>), String> {
+        sys::child_setup(&mut cmd, cpu);
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| format!("spawn {:?}: {e}", cmd.get_program()))?;
+        // stdout: lines to a channel (the reader ends when the child does).
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                // Once nobody listens, keep draining so the child never
+                // blocks on a full pipe.
+                let _ = tx.send(line);
+            }
+        });
+        // stderr: keep the last 16 KiB for error reports.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (mut err, keep) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            let mut b = [0u8; 4096];
+            while let Ok(n) = err.read(&mut b) {
+                if n == 0 {
+                    break;
+                }
+                let mut s = keep.lock().unwrap();
+                s.push_str(&String::from_utf8_lossy(&b[..n]));
+                if s.len() > 16384 {
+                    let cut = s.len() - 16384;
+                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+                    s.drain(..cut);
+                }
+            }
+        });
+        Ok((Proc { child, stderr }, rx))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stdin(&mut self) -> &mut ChildStdin {
+        self.child.stdin.as_mut().expect("stdin piped")
+    }
+
+    fn stderr_tail(&self, lines: usize) -> String {
+        tail(&self.stderr.lock().unwrap(), lines)
+    }
+
+    /// Waits up to `d` for the process to exit.
+    fn wait_for(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + d;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("       | {l}\n")).collect()
+}
+
+/// A free loopback port (the kernel's pick; released for the server).
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Starts `s` on a fresh port; returns it with the address it printed.
+fn start_server(s: &Server, cpu: Option<usize>) -> Result<(Proc, String), String> {
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let (mut p, rx) = Proc::spawn(s.command(&addr), cpu, false)?;
+    let line = match rx.recv_timeout(SERVER_START) {
+        Ok(l) => l,
+        Err(_) => {
+            let st = p.exited().map_or("still running".to_string(), |st| st.to_string());
+            return Err(format!(
+                "{} did not print `listening on ADDR` within {SERVER_START:?} ({st})\n{}",
+                s.kind.name(),
+                indent(&p.stderr_tail(8))
+            ));
+        }
+    };
+    let Some(rest) = line.strip_prefix("listening on ") else {
+        return Err(format!("{}: first line is {line:?}, want `listening on ADDR`", s.kind.name()));
+    };
+    let printed = rest.split_whitespace().next().unwrap_or("").to_string();
+    if s.kind == Kind::Go && !rest.contains("procs=1") {
+        return Err(format!("Go echo server does not run with GOMAXPROCS=1: {line:?}"));
+    }
+    // Use the printed address when it is a concrete loopback one.
+    let addr = match printed.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() && a.port() != 0 => printed,
+        _ => addr,
+    };
+    Ok((p, addr))
+}
+
+// ------------------------------------------------------------- one run
+
+#[derive(Clone, Copy, Default)]
+struct RunResult {
+    rps: f64,
+    /// Server CPU (user+system, all threads) per round trip, microseconds.
+    cpu_rt_us: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// Client CPU time / wall time of the window.
+    client_util: f64,
+    /// CPU use of everything else on the machine during the window, in
+    /// CPUs (busy time from /proc/stat minus server and client).
+    other: f64,
+}
+
+struct Ctx {
+    me: PathBuf,
+    srv_cpu: Option<usize>,
+    cli_cpu: Option<usize>,
+}
+
+fn client_cmd(ctx: &Ctx, addr: &str, conns: usize, size: usize, secs: f64, warmup: f64, pid: u32) -> Command {
+    let mut c = Command::new(&ctx.me);
+    c.arg("echo-client").args(["--addr", addr]);
+    c.args(["--conns", &conns.to_string(), "--size", &size.to_string()]);
+    c.args(["--secs", &secs.to_string(), "--warmup", &warmup.to_string(), "--server-pid", &pid.to_string()]);
+    c
+}
+
+fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Result<RunResult, String> {
+    let (mut srv, addr) = start_server(s, ctx.srv_cpu)?;
+    let cmd = client_cmd(ctx, &addr, conns, size, o.secs, o.warmup, srv.pid());
+    let (mut cli, out) = Proc::spawn(cmd, ctx.cli_cpu, false)?;
+    let limit = Duration::from_secs_f64(o.secs + o.warmup + 25.0);
+    let fail = |what: String, cli: &Proc, srv: &mut Proc| {
+        let st = srv.exited().map_or(String::new(), |st| format!(" (server exited: {st})"));
+        format!(
+            "{what}{st}\n       client stderr:\n{}       server stderr:\n{}",
+            indent(&cli.stderr_tail(5)),
+            indent(&srv.stderr_tail(5))
+        )
+    };
+    let Some(st) = cli.wait_for(limit) else {
+        return Err(fail(format!("client still running after {limit:?}"), &cli, &mut srv));
+    };
+    if !st.success() {
+        return Err(fail(format!("client failed: {st}"), &cli, &mut srv));
+    }
+    if let Some(st) = srv.exited() {
+        return Err(fail(format!("server died during the run: {st}"), &cli, &mut srv));
+    }
+    let line = out.recv_timeout(Duration::from_secs(2)).map_err(|_| "client printed nothing".to_string())?;
+    let kv = parse_kv(&line);
+    let get = |k: &str| kv.get(k).and_then(|v| v.parse::<f64>().ok()).ok_or_else(|| format!("no {k} in {line:?}"));
+    let (rt, secs) = (get("rt")?, get("secs")?);
+    if rt < 1.0 {
+        return Err(format!("no round trip in the window: {line}"));
+    }
+    let idle = get("idle_conns")?;
+    if idle > 0.0 {
+        println!("  !! {}: {idle} of {conns} connections got no round trip in the window", s.kind.name());
+    }
+    Ok(RunResult {
+        rps: rt / secs,
+        cpu_rt_us: get("srv_cpu_us")? / rt,
+        p50_us: get("p50_ns")? / 1e3,
+        p99_us: get("p99_ns")? / 1e3,
+        client_util: get("client_cpu_us")? / (secs * 1e6),
+        other: ((get("machine_busy_us")? - get("srv_cpu_us")? - get("client_cpu_us")?) / (secs * 1e6)).max(0.0),
+    })
+}
+
+// ---------------------------------------------------------- strace run
+
+struct StraceResult {
+    rt: u64,
+    total: u64,
+    /// (syscall, calls), most frequent first.
+    calls: Vec<(String, u64)>,
+}
+
+/// Parses `strace -c` output by the columns of its dashed rule.
+fn parse_strace(text: &str) -> Result<(u64, Vec<(String, u64)>), String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let h = lines.iter().position(|l| l.contains("calls") && l.contains("syscall")).ok_or("no strace -c header")?;
+    let rule = lines.get(h + 1).ok_or("no rule")?;
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, ch) in rule.char_indices().chain([(rule.len(), ' ')]) {
+        match (ch == '-', start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let col = |name: &str| {
+        spans.iter().position(|&(a, b)| lines[h].get(a..b.min(lines[h].len())).is_some_and(|t| t.trim() == name))
+    };
+    let ci = col("calls").ok_or("no calls column")?;
+    let (mut calls, mut total) = (Vec::new(), None);
+    for l in &lines[h + 2..] {
+        if l.trim().is_empty() || l.trim_start().starts_with('-') {
+            continue;
+        }
+        let (a, b) = spans[ci];
+        let n: u64 = l.get(a..b.min(l.len())).map(str::trim).unwrap_or("").parse().unwrap_or(0);
+        let name = l.get(spans[spans.len() - 1].0..).map(str::trim).unwrap_or("").to_string();
+        if name == "total" {
+            total = Some(n);
+        } else if !name.is_empty() {
+            calls.push((name, n));
+        }
+    }
+    calls.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let total = total.unwrap_or_else(|| calls.iter().map(|c| c.1).sum());
+    Ok((total, calls))
+}
+
+/// True once every thread of `pid` is traced.
+fn all_traced(pid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    let mut any = false;
+    for t in dir.flatten() {
+        let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        let tracer = st.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(str::trim).unwrap_or("0");
+        if tracer == "0" {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, String> {
+    let (srv, addr) = start_server(s, ctx.srv_cpu)?;
+    let mut cmd = client_cmd(ctx, &addr, STRACE_CONNS, STRACE_SIZE, 1.0, STRACE_WARMUP, srv.pid());
+    cmd.arg("--control");
+    let (mut cli, out) = Proc::spawn(cmd, ctx.cli_cpu, true)?;
+    let ready = out
+        .recv_timeout(Duration::from_secs(25))
+        .map_err(|_| format!("client not ready\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))?;
+    if ready != "ready" {
+        return Err(format!("client said {ready:?}, want `ready`"));
+    }
+    let _ = std::fs::remove_file(out_file);
+    let mut st = Command::new("strace");
+    st.args(["-c", "-f", "-p", &srv.pid().to_string(), "-o"]).arg(out_file);
+    let (mut strace, _) = Proc::spawn(st, None, false)?;
+    let t = Instant::now();
+    while !all_traced(srv.pid()) {
+        if let Some(e) = strace.exited() {
+            return Err(format!("strace exited ({e}):\n{}", indent(&strace.stderr_tail(5))));
+        }
+        if t.elapsed() > Duration::from_secs(5) {
+            return Err("strace did not attach to every server thread within 5 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let tell = |cli: &mut Proc, what: &[u8]| {
+        cli.stdin()
+            .write_all(what)
+            .and_then(|_| cli.stdin().flush())
+            .map_err(|e| format!("client stdin: {e}\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))
+    };
+    tell(&mut cli, b"go\n")?;
+    std::thread::sleep(Duration::from_secs_f64(STRACE_SECS));
+    // The client stops sending, waits for every echo in flight and reports;
+    // then the server is idle, and strace can detach.
+    tell(&mut cli, b"stop\n")?;
+    let line = out
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| format!("client printed no result\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))?;
+    sys::kill(strace.pid(), libc::SIGINT);
+    if strace.wait_for(Duration::from_secs(10)).is_none() {
+        return Err("strace did not exit within 10 s of SIGINT".into());
+    }
+    drop(cli); // the client kept its connections open until now
+    let kv = parse_kv(&line);
+    let rt: u64 = kv.get("rt").and_then(|v| v.parse().ok()).ok_or_else(|| format!("no rt in {line:?}"))?;
+    let text = std::fs::read_to_string(out_file).map_err(|e| format!("{}: {e}", out_file.display()))?;
+    let (total, calls) = parse_strace(&text)?;
+    if rt == 0 {
+        return Err("no round trip while traced".into());
+    }
+    Ok(StraceResult { rt, total, calls })
+}
+
+// ------------------------------------------------------------ the bench
+
+#[derive(Default)]
+struct Point {
+    conns: usize,
+    size: usize,
+    /// Per server: the repetitions' results.
+    runs: HashMap<Kind, Vec<RunResult>>,
+}
+
+#[derive(Clone, Copy)]
+struct Med {
+    rps: f64,
+    rps_spread: f64,
+    cpu: f64,
+    cpu_spread: f64,
+    p50: f64,
+    p99: f64,
+    client: f64,
+    other: f64,
+}
+
+impl Point {
+    fn med(&self, k: Kind) -> Option<Med> {
+        let v = self.runs.get(&k).filter(|v| !v.is_empty())?;
+        let col = |f: fn(&RunResult) -> f64| -> (f64, f64) {
+            let mut x: Vec<f64> = v.iter().map(f).collect();
+            let m = median(&mut x);
+            let spread = (x[x.len() - 1] - x[0]) / 2.0 / m;
+            (m, spread)
+        };
+        let (rps, rps_spread) = col(|r| r.rps);
+        let (cpu, cpu_spread) = col(|r| r.cpu_rt_us);
+        Some(Med {
+            rps,
+            rps_spread,
+            cpu,
+            cpu_spread,
+            p50: col(|r| r.p50_us).0,
+            p99: col(|r| r.p99_us).0,
+            client: col(|r| r.client_util).0,
+            other: col(|r| r.other).0,
+        })
+    }
+}
+
+/// 1234567.8 -> "1,234,568".
+fn thousands(x: f64) -> String {
+    let s = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+        _ => "-".into(),
+    }
+}
+
+pub fn bench(o: &Opts, go: Option<&GoBench>) {
+    let t_all = Instant::now();
+    sys::raise_nofile();
+    println!("== echo servers: closed-loop round trips on 127.0.0.1");
+    let servers = servers(o, go);
+    let cpus = sys::allowed_cpus();
+    let (srv_cpu, cli_cpu) = if cpus.len() >= 2 { (Some(cpus[0]), Some(cpus[1])) } else { (None, None) };
+    match (srv_cpu, cli_cpu) {
+        (Some(s), Some(c)) => println!("  server pinned to CPU {s}, load generator to CPU {c}"),
+        _ => println!("  !! fewer than 2 CPUs available: server and client not pinned"),
+    }
+    println!(
+        "  {} run(s) per point and server, {:.1} s measured after {:.1} s warm-up; medians; \
+         server order rotated per run",
+        o.reps, o.secs, o.warmup
+    );
+    println!("  servers: {}", servers.iter().map(|s| s.kind.name()).collect::<Vec<_>>().join(", "));
+    if servers.is_empty() {
+        return;
+    }
+    let ctx = Ctx { me: std::env::current_exe().expect("current_exe"), srv_cpu, cli_cpu };
+
+    let mut points = Vec::new();
+    for &conns in &o.conns {
+        for &size in &o.sizes {
+            let mut p = Point { conns, size, ..Default::default() };
+            let mut failures: HashMap<Kind, usize> = HashMap::new();
+            let t = Instant::now();
+            for rep in 0..o.reps {
+                for i in 0..servers.len() {
+                    let s = &servers[(i + rep) % servers.len()];
+                    if failures.get(&s.kind).copied().unwrap_or(0) >= 2 {
+                        continue;
+                    }
+                    match run_once(&ctx, s, conns, size, o) {
+                        Ok(r) => p.runs.entry(s.kind).or_default().push(r),
+                        Err(e) => {
+                            *failures.entry(s.kind).or_default() += 1;
+                            println!("  !! {} at {conns} conns x {size} B, run {}: {e}", s.kind.name(), rep + 1);
+                        }
+                    }
+                }
+            }
+            print_point(&p, &servers, t.elapsed());
+            points.push(p);
+        }
+    }
+
+    let mut sys_per_rt: HashMap<Kind, f64> = HashMap::new();
+    if o.strace {
+        sys_per_rt = strace_all(&ctx, &servers);
+    }
+    print_summary(&points, &servers, &sys_per_rt, o);
+    println!("\necho bench time: {:.1} s", t_all.elapsed().as_secs_f64());
+}
+
+fn print_point(p: &Point, servers: &[Server], took: Duration) {
+    println!("\n-- {} connection(s) x {} B messages  ({:.0} s)", p.conns, p.size, took.as_secs_f64());
+    println!(
+        "  {:<11} {:>9} {:>6} {:>9} {:>6} {:>8} {:>8} {:>7} {:>6} {:>9} {:>6} {:>8}",
+        "server",
+        "rt/s",
+        "±",
+        "CPU/rt us",
+        "±",
+        "p50 us",
+        "p99 us",
+        "client",
+        "other",
+        "CPU/floor",
+        "rt/Go",
+        "rt/tokio"
+    );
+    let floor = p.med(Kind::Floor);
+    let go = p.med(Kind::Go);
+    let tokio = p.med(Kind::Tokio);
+    for s in servers {
+        let Some(m) = p.med(s.kind) else {
+            println!("  {:<11} (no successful run)", s.kind.name());
+            continue;
+        };
+        let sat = if m.client >= CLIENT_SATURATED { "*" } else { " " };
+        println!(
+            "  {:<11} {:>9} {:>5.1}% {:>9.3} {:>5.1}% {:>8.1} {:>8.1} {:>5.0}%{sat} {:>5.0}% {:>9} {:>6} {:>8}",
+            s.kind.name(),
+            thousands(m.rps),
+            m.rps_spread * 100.0,
+            m.cpu,
+            m.cpu_spread * 100.0,
+            m.p50,
+            m.p99,
+            m.client * 100.0,
+            m.other * 100.0,
+            ratio(Some(m.cpu), floor.map(|f| f.cpu)),
+            ratio(Some(m.rps), go.map(|g| g.rps)),
+            ratio(Some(m.rps), tokio.map(|t| t.rps)),
+        );
+    }
+    let other = servers.iter().filter_map(|s| p.med(s.kind)).map(|m| m.other).fold(0.0, f64::max);
+    if other >= OTHER_BUSY {
+        println!(
+            "  !! other processes used up to {:.0}% of a CPU during these runs (column `other`): \
+             the machine was not quiet, so these figures are disturbed",
+            other * 100.0
+        );
+    }
+    if servers.iter().filter_map(|s| p.med(s.kind)).any(|m| m.client >= CLIENT_SATURATED) {
+        println!(
+            "  * load generator at >= {:.0}% of its CPU: rt/s may be limited by the client, not the server \
+             (a server that batches less also costs the client more per round trip)",
+            CLIENT_SATURATED * 100.0
+        );
+    }
+}
+
+fn strace_all(ctx: &Ctx, servers: &[Server]) -> HashMap<Kind, f64> {
+    let mut res = HashMap::new();
+    println!("\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, strace -c -f -p PID)");
+    match Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(s) if s.success() => {}
+        _ => {
+            println!("  strace not available (`apt-get install -y strace`): skipped");
+            return res;
+        }
+    }
+    let exe = &ctx.me;
+    let out_file = exe.parent().unwrap_or(Path::new("/tmp")).join("goro-bench-strace.txt");
+    for s in servers {
+        match strace_once(ctx, s, &out_file) {
+            Ok(r) => {
+                let per = r.total as f64 / r.rt as f64;
+                let top: Vec<String> = r
+                    .calls
+                    .iter()
+                    .filter(|(_, n)| *n as f64 / r.rt as f64 >= 0.005)
+                    .map(|(name, n)| format!("{name} {:.2}", *n as f64 / r.rt as f64))
+                    .collect();
+                println!(
+                    "  {:<11} {per:6.2} syscalls/rt  ({} calls / {} rt; {})",
+                    s.kind.name(),
+                    r.total,
+                    r.rt,
+                    top.join(", ")
+                );
+                res.insert(s.kind, per);
+            }
+            Err(e) => println!("  !! {}: strace run failed: {e}", s.kind.name()),
+        }
+    }
+    let _ = std::fs::remove_file(&out_file);
+    res
+}
+
+fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind, f64>, o: &Opts) {
+    let have = |k: Kind| servers.iter().any(|s| s.kind == k);
+    let names: Vec<Kind> = Kind::ALL.into_iter().filter(|&k| have(k)).collect();
+    let cell = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
+    println!("\n== echo summary (medians of {} run(s))", o.reps);
+    print!("  {:<16}", "server CPU us/rt");
+    names.iter().for_each(|k| print!(" {:>9}", k.name()));
+    println!(" {:>11}", "goro/floor");
+    for p in points {
+        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
+        names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.cpu), 3)));
+        println!(" {:>11}", ratio(p.med(Kind::Goro).map(|m| m.cpu), p.med(Kind::Floor).map(|m| m.cpu)));
+    }
+    print!("  {:<16}", "round trips/s");
+    names.iter().for_each(|k| print!(" {:>9}", k.name()));
+    println!(" {:>11} {:>10}", "goro/Go", "goro/tokio");
+    for p in points {
+        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
+        names.iter().for_each(|&k| print!(" {:>9}", p.med(k).map_or("-".into(), |m| thousands(m.rps))));
+        let g = p.med(Kind::Goro).map(|m| m.rps);
+        println!(
+            " {:>11} {:>10}",
+            ratio(g, p.med(Kind::Go).map(|m| m.rps)),
+            ratio(g, p.med(Kind::Tokio).map(|m| m.rps))
+        );
+    }
+    print!("  {:<16}", "client CPU %");
+    names.iter().for_each(|k| print!(" {:>9}", k.name()));
+    println!();
+    for p in points {
+        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
+        names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.client * 100.0), 0)));
+        println!();
+    }
+    if !sys_per_rt.is_empty() {
+        print!("  {:<16}", "syscalls/rt");
+        names.iter().for_each(|&k| print!(" {:>9}", cell(sys_per_rt.get(&k).copied(), 2)));
+        println!("   ({STRACE_CONNS} x {STRACE_SIZE} B, under strace)");
+    }
+
+    println!("\n== echo targets");
+    // n/a: goro (or what it is compared with) was not run; a goro that ran
+    // but has no figure failed, which is a MISS.
+    let verdict = |ok: Option<bool>, goro_failed: bool| match (ok, goro_failed) {
+        (Some(true), _) => "PASS",
+        (Some(false), _) => "MISS",
+        (None, true) => "MISS (goro failed)",
+        (None, false) if !have(Kind::Goro) => "n/a (goro not run)",
+        (None, false) => "n/a",
+    };
+    for p in points.iter().filter(|p| p.conns >= 100) {
+        let g = p.med(Kind::Goro);
+        let r = match (g, p.med(Kind::Floor)) {
+            (Some(g), Some(f)) => Some(g.cpu / f.cpu),
+            _ => None,
+        };
+        println!(
+            "  goro server CPU/rt <= {CPU_VS_FLOOR_TARGET:.2} x floor   {:>5} x {:>3} B: {:>6}  {}",
+            p.conns,
+            p.size,
+            r.map_or("-".into(), |r| format!("{r:.3}")),
+            verdict(r.map(|r| r <= CPU_VS_FLOOR_TARGET), have(Kind::Goro) && g.is_none())
+        );
+    }
+    let mut client_bound = false;
+    for p in points {
+        let g = p.med(Kind::Goro);
+        let others: Vec<Med> = [Kind::Go, Kind::Tokio].into_iter().filter_map(|k| p.med(k)).collect();
+        let ok = g.filter(|_| !others.is_empty()).map(|g| others.iter().all(|o| g.rps >= o.rps));
+        // Every server of the comparison saturated the load generator.
+        let bound = g.is_some_and(|g| {
+            g.client >= CLIENT_SATURATED && !others.is_empty() && others.iter().all(|o| o.client >= CLIENT_SATURATED)
+        });
+        client_bound |= bound;
+        let rps = |k: Kind| p.med(k).map(|m| m.rps);
+        println!(
+            "  goro rt/s >= Go and tokio         {:>5} x {:>3} B: goro/Go {:>6}, goro/tokio {:>6}  {}{}",
+            p.conns,
+            p.size,
+            ratio(rps(Kind::Goro), rps(Kind::Go)),
+            ratio(rps(Kind::Goro), rps(Kind::Tokio)),
+            verdict(ok, have(Kind::Goro) && g.is_none()),
+            if bound { " *" } else { "" }
+        );
+    }
+    if o.strace {
+        let s = sys_per_rt.get(&Kind::Goro).copied();
+        println!(
+            "  goro syscalls/rt <= {SYSCALLS_TARGET:.2}          {STRACE_CONNS:>5} x {STRACE_SIZE:>3} B: {:>6}  {}",
+            cell(s, 2),
+            verdict(s.map(|s| s <= SYSCALLS_TARGET), have(Kind::Goro) && s.is_none())
+        );
+    }
+    if client_bound {
+        println!(
+            "  * goro and the servers it is compared with all kept the load generator >= {:.0}% busy: \
+             these rt/s may be the client's limit more than the servers'",
+            CLIENT_SATURATED * 100.0
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_strace;
+
+    #[test]
+    fn strace_table() {
+        let t = "\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 60.00    0.000600           2       300           write
+ 39.00    0.000390           1       400       100 read
+  1.00    0.000010           1        10           epoll_wait
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.001000                   710       100 total
+";
+        let (total, calls) = parse_strace(t).unwrap();
+        assert_eq!(total, 710);
+        assert_eq!(calls[0], ("read".to_string(), 400));
+        assert_eq!(calls.len(), 3);
+    }
+}

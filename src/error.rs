@@ -31,6 +31,9 @@ pub enum Error {
     NotInGoroutine,
     /// A configuration value is out of range; the text says which and why.
     InvalidConfig(&'static str),
+    /// An argument is malformed or unsupported (for example a host name
+    /// where only numeric addresses are understood); the text says which.
+    InvalidInput(&'static str),
 }
 
 impl Error {
@@ -59,11 +62,56 @@ impl fmt::Display for Error {
             ),
             Error::NotInGoroutine => f.write_str("this call must be made from a goroutine"),
             Error::InvalidConfig(why) => write!(f, "invalid goro configuration: {why}"),
+            Error::InvalidInput(why) => write!(f, "invalid input: {why}"),
         }
     }
 }
 
 impl core::error::Error for Error {}
+
+/// The portable kind of an error, as `embedded-io` classifies errors (and,
+/// through it, `std::io::ErrorKind` with the `std` feature).
+///
+/// `Closed` (the goro object was closed locally) is `NotConnected`;
+/// `ArenaFull` is `OutOfMemory`; `NotInGoroutine` is `Unsupported`; errno
+/// values map to their usual kinds (`ECONNRESET` to `ConnectionReset`,
+/// `EPIPE` to `BrokenPipe`, `ETIMEDOUT` to `TimedOut`, ...).
+impl embedded_io::Error for Error {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind as K;
+        match *self {
+            Error::Os(e) => errno_kind(e),
+            Error::Closed => K::NotConnected,
+            Error::TimedOut => K::TimedOut,
+            Error::ArenaFull { .. } | Error::ClosureTooLarge { .. } => K::OutOfMemory,
+            Error::NotInGoroutine => K::Unsupported,
+            Error::InvalidConfig(_) | Error::InvalidInput(_) => K::InvalidInput,
+        }
+    }
+}
+
+fn errno_kind(e: i32) -> embedded_io::ErrorKind {
+    use crate::sys::Errno as E;
+    use embedded_io::ErrorKind as K;
+    match E::from_raw_os_error(e) {
+        E::NOENT => K::NotFound,
+        E::ACCESS | E::PERM => K::PermissionDenied,
+        E::CONNREFUSED => K::ConnectionRefused,
+        E::CONNRESET => K::ConnectionReset,
+        E::CONNABORTED => K::ConnectionAborted,
+        E::NOTCONN => K::NotConnected,
+        E::ADDRINUSE => K::AddrInUse,
+        E::ADDRNOTAVAIL => K::AddrNotAvailable,
+        E::PIPE => K::BrokenPipe,
+        E::EXIST => K::AlreadyExists,
+        E::INVAL | E::NAMETOOLONG | E::AFNOSUPPORT => K::InvalidInput,
+        E::TIMEDOUT => K::TimedOut,
+        E::INTR => K::Interrupted,
+        E::NOMEM | E::NOBUFS => K::OutOfMemory,
+        E::OPNOTSUPP | E::NOSYS | E::PROTONOSUPPORT => K::Unsupported,
+        _ => K::Other,
+    }
+}
 
 /// Prints `msg` to standard error and aborts the process: for broken
 /// internal invariants only, never for bad input.

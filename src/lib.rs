@@ -29,6 +29,7 @@ mod error;
 #[cfg(feature = "freestanding")]
 pub mod freestanding;
 mod g;
+pub mod net;
 mod netpoll;
 mod panic;
 pub mod poll;

@@ -259,6 +259,26 @@ impl Fd {
         if buf.is_empty() {
             return Ok(0);
         }
+        let len = buf.len();
+        self.read_op(len, |fd| sys::net::read(fd, buf))
+    }
+
+    /// Reads into several buffers (`readv`, at most `sys::net::MAX_IOV` of
+    /// them per call), with [`Fd::read`]'s short-read rule.
+    pub(crate) fn read_vectored<B: core::ops::DerefMut<Target = [u8]>>(&self, bufs: &mut [B]) -> Result<usize, Error> {
+        let len: usize = bufs.iter().filter(|b| !b.is_empty()).take(sys::net::MAX_IOV).map(|b| b.len()).sum();
+        if len == 0 {
+            return Ok(0);
+        }
+        self.read_op(len, |fd| sys::net::readv(fd, bufs))
+    }
+
+    /// The read loop behind [`Fd::read`]: `op` reads at most `len` bytes.
+    fn read_op(
+        &self,
+        len: usize,
+        mut op: impl FnMut(BorrowedFd<'static>) -> Result<usize, Errno>,
+    ) -> Result<usize, Error> {
         let r = self.acquire(Some(Mode::Read))?;
         self.start_timeout(Mode::Read)?;
         let pd = r.pd;
@@ -274,9 +294,9 @@ impl Fd {
                 pd.drained.store(false, Ordering::Relaxed);
                 continue;
             }
-            match sys::net::read(self.borrow(), buf) {
+            match op(self.borrow()) {
                 Ok(n) => {
-                    let short = self.stream && n > 0 && n < buf.len();
+                    let short = self.stream && n > 0 && n < len;
                     pd.drained.store(short, Ordering::Relaxed);
                     pd.drained_at.store(ev, Ordering::Relaxed);
                     return Ok(n);

@@ -205,8 +205,14 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         proc::set_thread_source(config.threads);
         let _alt = AltStack::ensure()?;
         proc::commit_g0(0)?;
+        // The arena was just reset, so main takes slot 0. Publish that before
+        // main can run: another M may run it to completion before
+        // spawn_inner even returns, and on_exit must recognise it.
+        MAIN.store(0, Ordering::SeqCst);
         let h = spawn::spawn_inner(main)?;
-        MAIN.store(h.index(), Ordering::Relaxed);
+        if h.index() != 0 {
+            crate::fatal("goro: run: main goroutine did not get slot 0");
+        }
         proc::start_sysmon(config.schedtrace_ms);
         sched::run_on_g0(0, proc::m0_entry);
         sched::wait_threads();

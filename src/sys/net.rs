@@ -8,7 +8,7 @@ use rustix::io::Errno;
 use rustix::net::{self as rn, sockopt, AddressFamily, SocketFlags, SocketType};
 
 pub(crate) use rn::{Shutdown, SocketAddrAny, SocketAddrUnix};
-pub(crate) use rustix::io::{IoSlice, IoSliceMut};
+use rustix::io::{IoSlice, IoSliceMut};
 
 /// Socket kinds goro creates.
 #[derive(Clone, Copy, Debug)]
@@ -90,22 +90,44 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     rustix::io::write(fd, buf)
 }
 
-/// `readv`.
-pub(crate) fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> Result<usize, Errno> {
+/// Most buffers one vectored call passes to the kernel (the rest wait for
+/// the next call, as a short read or write).
+pub(crate) const MAX_IOV: usize = 64;
+
+/// `readv` into up to [`MAX_IOV`] buffers of any mutable byte-slice type
+/// (`&mut [u8]`, std's `IoSliceMut`); the iovec array is built on the stack.
+pub(crate) fn readv<B: core::ops::DerefMut<Target = [u8]>>(fd: BorrowedFd<'_>, bufs: &mut [B]) -> Result<usize, Errno> {
     count(Sys::Read);
-    rustix::io::readv(fd, bufs)
+    let mut iov: heapless::Vec<IoSliceMut<'_>, MAX_IOV> = heapless::Vec::new();
+    for b in bufs.iter_mut().filter(|b| !b.is_empty()).take(MAX_IOV) {
+        let _ = iov.push(IoSliceMut::new(b));
+    }
+    rustix::io::readv(fd, &mut iov)
 }
 
-/// `writev`.
-pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> Result<usize, Errno> {
+/// `sendmsg` of up to [`MAX_IOV`] buffers on a connected socket, without
+/// SIGPIPE (`writev` would raise it on a reset connection).
+pub(crate) fn send_vectored<B: core::ops::Deref<Target = [u8]>>(
+    fd: BorrowedFd<'_>,
+    bufs: &[B],
+) -> Result<usize, Errno> {
     count(Sys::Write);
-    rustix::io::writev(fd, bufs)
+    let mut iov: heapless::Vec<IoSlice<'_>, MAX_IOV> = heapless::Vec::new();
+    for b in bufs.iter().filter(|b| !b.is_empty()).take(MAX_IOV) {
+        let _ = iov.push(IoSlice::new(b));
+    }
+    rn::sendmsg(fd, &iov, &mut rn::SendAncillaryBuffer::default(), rn::SendFlags::NOSIGNAL)
 }
 
-/// `recvfrom`: one datagram and its sender.
-pub(crate) fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<SocketAddrAny>), Errno> {
+/// `recvfrom`: one datagram (left queued with `peek`) and its sender.
+pub(crate) fn recv_from(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    peek: bool,
+) -> Result<(usize, Option<SocketAddrAny>), Errno> {
     count(Sys::Read);
-    let (n, _, addr) = rn::recvfrom(fd, buf, rn::RecvFlags::empty())?;
+    let flags = if peek { rn::RecvFlags::PEEK } else { rn::RecvFlags::empty() };
+    let (n, _, addr) = rn::recvfrom(fd, buf, flags)?;
     Ok((n, addr))
 }
 
@@ -168,6 +190,63 @@ pub(crate) fn set_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {
 pub(crate) fn set_broadcast(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {
     count(Sys::Other);
     sockopt::set_socket_broadcast(fd, on)
+}
+
+/// `getsockopt(SO_BROADCAST)`.
+pub(crate) fn broadcast(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    count(Sys::Other);
+    sockopt::socket_broadcast(fd)
+}
+
+/// `setsockopt(SO_LINGER)`: `Some(ZERO)` makes `close` reset the connection.
+pub(crate) fn set_linger(fd: BorrowedFd<'_>, linger: Option<core::time::Duration>) -> Result<(), Errno> {
+    count(Sys::Other);
+    sockopt::set_socket_linger(fd, linger)
+}
+
+/// `getsockopt(SO_LINGER)`.
+pub(crate) fn linger(fd: BorrowedFd<'_>) -> Result<Option<core::time::Duration>, Errno> {
+    count(Sys::Other);
+    sockopt::socket_linger(fd)
+}
+
+/// `setsockopt(IP_TTL)`.
+pub(crate) fn set_ttl(fd: BorrowedFd<'_>, ttl: u32) -> Result<(), Errno> {
+    count(Sys::Other);
+    sockopt::set_ip_ttl(fd, ttl)
+}
+
+/// `getsockopt(IP_TTL)`.
+pub(crate) fn ttl(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    count(Sys::Other);
+    sockopt::ip_ttl(fd)
+}
+
+/// `offsetof(struct sockaddr_un, sun_path)`: an address this long names no
+/// path (an unnamed socket).
+const SUN_PATH_OFFSET: usize = 2;
+
+/// A Unix socket address as the kernel returned it. Unlike rustix's own
+/// conversion, an address with no path bytes at all is *unnamed* (rustix
+/// would make it the empty abstract name).
+pub(crate) fn unix_addr_from(addr: Option<SocketAddrAny>) -> Result<SocketAddrUnix, Errno> {
+    match addr {
+        None => Ok(SocketAddrUnix::new_unnamed()),
+        Some(a) if a.address_family() != AddressFamily::UNIX => Err(Errno::AFNOSUPPORT),
+        Some(a) if a.addr_len() as usize <= SUN_PATH_OFFSET => Ok(SocketAddrUnix::new_unnamed()),
+        Some(a) => SocketAddrUnix::try_from(a),
+    }
+}
+
+/// A filesystem-path Unix address (`ENAMETOOLONG` past 108 bytes, `EINVAL`
+/// for an interior NUL).
+pub(crate) fn unix_path(path: &[u8]) -> Result<SocketAddrUnix, Errno> {
+    SocketAddrUnix::new(path)
+}
+
+/// A Linux abstract Unix address (`ENAMETOOLONG` past 107 bytes).
+pub(crate) fn unix_abstract(name: &[u8]) -> Result<SocketAddrUnix, Errno> {
+    SocketAddrUnix::new_abstract_name(name)
 }
 
 /// Puts an fd in non-blocking mode (`fcntl(F_SETFL, O_NONBLOCK)` keeping

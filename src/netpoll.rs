@@ -275,7 +275,7 @@ fn timer_id(index: usize, mode: Mode) -> u32 {
 pub(crate) fn timer_of(id: u32, gcap: usize) -> &'static Timer {
     let k = id as usize - gcap;
     let pd = pds().at(k / 2);
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         &pd.rt
     } else {
         &pd.wt
@@ -472,11 +472,6 @@ pub(crate) fn netpoll_break() {
             _ => return,
         }
     }
-}
-
-/// Whether the poller exists.
-pub(crate) fn inited() -> bool {
-    POLLER.ep.load(Ordering::Acquire) >= 0
 }
 
 /// Polls for I/O readiness: `delay_ns < 0` blocks, `0` does not block,

@@ -398,7 +398,7 @@ fn donated_threads_run_goroutines() {
     static RT: goro::Runtime = goro::Runtime::new();
     let (tids, main_tid) = RT
         .run(goro::Config::new().procs(2).threads(goro::Threads::Donated), || {
-            let donor = std::thread::spawn(|| goro::donate_thread());
+            let donor = std::thread::spawn(goro::donate_thread);
             let main_tid = tid();
             // Keep the main goroutine busy so another thread must run the
             // rest: only the donated one exists.

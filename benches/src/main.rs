@@ -563,7 +563,10 @@ fn print_header() {
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("goro-bench: goro {} (micro benchmarks on 1 P, like GOMAXPROCS=1), {RUNS} runs per figure, medians", env!("CARGO_PKG_VERSION"));
+    println!(
+        "goro-bench: goro {} (micro benchmarks on 1 P, like GOMAXPROCS=1), {RUNS} runs per figure, medians",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("host: {cpu}, {cpus} CPUs, Linux {}", kernel.trim());
 }
 

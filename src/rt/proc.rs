@@ -226,7 +226,7 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         // Only the P's owner writes schedtick (sysmon reads it).
         let tick = pp.schedtick.load(Ordering::Relaxed);
         pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
-        if tick % 61 == 0 && SCHED.global.len() > 0 {
+        if tick.is_multiple_of(61) && SCHED.global.len() > 0 {
             if let Some(g) = sched::global_get(pp, nprocs, 1) {
                 return Some(g);
             }
@@ -298,9 +298,7 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
             }
             inject(&mut ready, false);
         }
-        if sched::stop_m(mi).is_none() {
-            return None;
-        }
+        sched::stop_m(mi)?;
         let g = m.nextg.swap(0, Ordering::AcqRel);
         if g != 0 {
             return Some(g as usize - 1);

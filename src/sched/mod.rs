@@ -28,7 +28,7 @@
 
 mod runq;
 
-pub(crate) use runq::{global_get, global_put, global_put_list, GlobalQ, P};
+pub(crate) use runq::{global_get, global_put, GlobalQ, P};
 
 use crate::arena::{ArenaCell, RawArena};
 use crate::g::{Status, G};
@@ -841,9 +841,4 @@ pub(crate) fn leave_g0(mi: usize) -> ! {
     // native stack whose sp it saved; the g0 context is abandoned.
     unsafe { crate::arch::goro_switch(&mut dead, *m.native_sp.get()) };
     crate::error::fatal("goro: sched: dead g0 resumed")
-}
-
-/// Goroutine capacity of the installed arena.
-pub(crate) fn gcap() -> usize {
-    SCHED.gcap.load(Ordering::Relaxed)
 }

@@ -116,11 +116,12 @@ impl P {
     pub(crate) fn get(&self) -> Option<usize> {
         let next = self.runnext.load(Ordering::Acquire);
         let streak = self.next_streak.load(Ordering::Relaxed);
-        if next != 0 && (streak < 16 || self.ring_empty()) {
-            if self.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.next_streak.store(streak + 1, Ordering::Relaxed);
-                return Some(next as usize - 1);
-            }
+        if next != 0
+            && (streak < 16 || self.ring_empty())
+            && self.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        {
+            self.next_streak.store(streak + 1, Ordering::Relaxed);
+            return Some(next as usize - 1);
         }
         loop {
             let h = self.head.load(Ordering::Acquire);

@@ -222,8 +222,20 @@ impl Fd {
     }
 
     /// The try-then-park loop: runs `op` until it does not return `EAGAIN`,
-    /// parking on `mode` readiness in between; `EINTR` is retried.
+    /// parking on `mode` readiness in between; `EINTR` is retried. Every
+    /// I/O call is a yield point: a preemption request from sysmon is
+    /// honoured on the way out (after the fd's lock is released).
     pub(crate) fn io<T>(
+        &self,
+        mode: Mode,
+        op: impl FnMut(BorrowedFd<'static>) -> Result<T, Errno>,
+    ) -> Result<T, Error> {
+        let out = self.io_locked(mode, op);
+        sched::preempt_point();
+        out
+    }
+
+    fn io_locked<T>(
         &self,
         mode: Mode,
         mut op: impl FnMut(BorrowedFd<'static>) -> Result<T, Errno>,
@@ -274,7 +286,14 @@ impl Fd {
     }
 
     /// The read loop behind [`Fd::read`]: `op` reads at most `len` bytes.
-    fn read_op(
+    /// A yield point, as [`Fd::io`].
+    fn read_op(&self, len: usize, op: impl FnMut(BorrowedFd<'static>) -> Result<usize, Errno>) -> Result<usize, Error> {
+        let out = self.read_op_locked(len, op);
+        sched::preempt_point();
+        out
+    }
+
+    fn read_op_locked(
         &self,
         len: usize,
         mut op: impl FnMut(BorrowedFd<'static>) -> Result<usize, Errno>,

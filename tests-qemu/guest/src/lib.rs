@@ -4,7 +4,7 @@
 // they are rare and cheap enough to move.
 #![allow(clippy::result_large_err)]
 
+pub mod addr;
 pub mod cases;
 pub mod lo;
 pub mod report;
-pub mod sock;

@@ -42,10 +42,19 @@ impl<T, E: core::fmt::Debug> Context<T> for Result<T, E> {
 
 /// Writes one whole line to standard output (one `write` call).
 pub fn line(args: core::fmt::Arguments<'_>) {
+    line_to(1, args);
+}
+
+/// Writes one whole line to standard error (one `write` call).
+pub fn eline(args: core::fmt::Arguments<'_>) {
+    line_to(2, args);
+}
+
+fn line_to(fd: i32, args: core::fmt::Arguments<'_>) {
     let mut l = Line::new();
     let _ = l.write_fmt(args);
     let _ = l.write_str("\n");
-    let _ = l.write_to(1);
+    let _ = l.write_to(fd);
 }
 
 /// Counts and prints case results.

@@ -21,6 +21,7 @@ pub const ALL: &[Case] = &[
     ("deadlines", net::deadlines),
     ("close_while_parked", net::close_while_parked),
     ("emfile", net::emfile),
+    ("addresses", net::addresses),
     ("stack_overflow", process::stack_overflow),
     ("echo_image", process::echo_image),
 ];

@@ -1,34 +1,38 @@
-//! Sockets over loopback: TCP, UDP, Unix; deadlines, close while parked,
-//! and running out of fds.
+//! Sockets over loopback through `goro::net`: TCP, UDP, Unix streams and
+//! datagrams; deadlines, close while parked, and running out of fds. Also
+//! `/echo`'s compact address parser and printer, checked against core's.
 
+use crate::addr::{self, Addr};
 use crate::ensure;
-use crate::report::{Context, Outcome};
-use crate::sock::{tcp_connect, unix_connect, Listener, Stream, Udp};
-use core::net::{Ipv4Addr, SocketAddrV4};
+use crate::report::{Context, Failure, Outcome};
+use core::fmt::Write as _;
+use core::net::{Ipv4Addr, SocketAddr};
 use core::time::Duration;
+use embedded_io::{Read, Write};
+use goro::net::{Shutdown, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use goro::time::Instant;
 use goro::Error;
-use rustix::net::SocketAddrUnix;
 
-const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+const LOCAL: (Ipv4Addr, u16) = (Ipv4Addr::LOCALHOST, 0);
 
 /// A byte pattern that differs per connection and offset.
 fn pattern(conn: usize, i: usize) -> u8 {
     (i.wrapping_mul(31) ^ conn.wrapping_mul(7)) as u8
 }
 
-/// Echoes one connection until end of stream.
-fn echo(s: Stream) {
+/// Echoes one connection until end of stream (through goro's
+/// `embedded-io` impls for `&TcpStream` and `&UnixStream`).
+fn echo(mut s: impl Read<Error = Error> + Write<Error = Error>) {
     let mut buf = [0u8; 4096];
-    while let Ok(n) = s.read(&mut buf) {
-        if n == 0 || s.write_all(&buf[..n]).is_err() {
-            break;
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        if s.write_all(&buf[..n]).is_err() {
+            return;
         }
     }
 }
 
 /// Sends 64 KiB through an echo connection and checks every byte back.
-fn round_trip(c: &Stream, conn: usize) -> Outcome {
+fn round_trip(mut c: impl Read<Error = Error> + Write<Error = Error>, conn: usize) -> Outcome {
     const LEN: usize = 64 * 1024;
     let mut out = [0u8; 1024];
     let mut back = [0u8; 1024];
@@ -45,12 +49,18 @@ fn round_trip(c: &Stream, conn: usize) -> Outcome {
 
 /// 8 concurrent TCP clients, each with its own echo goroutine on the server.
 pub fn tcp_echo() -> Outcome {
-    let l = Listener::tcp(LOCAL).ctx("listen")?;
+    let l = TcpListener::bind(LOCAL).ctx("listen")?;
     let addr = l.local_addr().ctx("local_addr")?;
     let server = goro::spawn(move || -> Result<(), Error> {
         for _ in 0..8 {
-            let s = l.accept()?;
-            goro::spawn(move || echo(s))?;
+            let (s, peer) = l.accept()?;
+            if peer.ip() != Ipv4Addr::LOCALHOST || s.peer_addr()? != peer {
+                return Err(Error::InvalidInput("accept: wrong peer address"));
+            }
+            goro::spawn(move || {
+                echo(&s);
+                let _ = s.shutdown(Shutdown::Write);
+            })?;
         }
         Ok(())
     })
@@ -58,9 +68,10 @@ pub fn tcp_echo() -> Outcome {
     let mut clients: heapless::Vec<goro::JoinHandle<Outcome>, 8> = heapless::Vec::new();
     for conn in 0..8 {
         let h = goro::spawn(move || {
-            let c = tcp_connect(addr).ctx("connect")?;
+            let c = TcpStream::connect(addr).ctx("connect")?;
+            ensure!(c.peer_addr().ctx("peer_addr")? == addr, "connected to the wrong address");
             round_trip(&c, conn)?;
-            c.shutdown_write().ctx("shutdown")?;
+            c.shutdown(Shutdown::Write).ctx("shutdown")?;
             let mut b = [0u8; 1];
             ensure!(c.read(&mut b).ctx("read at end")? == 0, "connection {conn}: no end of stream");
             Ok(())
@@ -77,8 +88,8 @@ pub fn tcp_echo() -> Outcome {
 
 /// UDP datagrams between two sockets, in both directions.
 pub fn udp() -> Outcome {
-    let a = Udp::bind(LOCAL).ctx("bind a")?;
-    let b = Udp::bind(LOCAL).ctx("bind b")?;
+    let a = UdpSocket::bind(LOCAL).ctx("bind a")?;
+    let b = UdpSocket::bind(LOCAL).ctx("bind b")?;
     let (aa, ba) = (a.local_addr().ctx("addr")?, b.local_addr().ctx("addr")?);
     let pong = goro::spawn(move || -> Result<u32, Error> {
         let mut buf = [0u8; 64];
@@ -100,56 +111,85 @@ pub fn udp() -> Outcome {
         ensure!(buf[..n] == msg, "datagram {i} came back as {:?}", &buf[..n]);
     }
     ensure!(pong.join().ctx("join")?.ctx("pong")? == 10, "pong side");
-    let _ = aa;
+    ensure!(aa.port() != 0 && aa != ba, "local addresses {aa} and {ba}");
     Ok(())
 }
 
-/// Unix stream sockets, at a path in /tmp and at an abstract name.
+/// Unix stream sockets, at a path in /tmp and at an abstract name; then
+/// datagrams between two path sockets.
 pub fn unix() -> Outcome {
-    let path = SocketAddrUnix::new("/tmp/goro-echo.sock").ctx("path")?;
-    let abs = SocketAddrUnix::new_abstract_name(b"goro-echo").ctx("abstract")?;
-    for (k, addr) in [path, abs].into_iter().enumerate() {
-        let l = Listener::unix(&addr).ctx("listen")?;
+    const PATH: &str = "/tmp/goro-echo.sock";
+    for k in 0..2 {
+        let l = if k == 0 { UnixListener::bind(PATH) } else { UnixListener::bind_abstract("goro-echo") };
+        let l = l.ctx("listen")?;
         let server = goro::spawn(move || -> Result<(), Error> {
-            echo(l.accept()?);
+            let (s, _) = l.accept()?;
+            echo(&s);
             Ok(())
         })
         .ctx("spawn")?;
-        let c = unix_connect(&addr).ctx("connect")?;
+        let c = if k == 0 { UnixStream::connect(PATH) } else { UnixStream::connect_abstract("goro-echo") };
+        let c = c.ctx("connect")?;
+        let peer = c.peer_addr().ctx("peer_addr")?;
+        let want: Option<&[u8]> = Some(if k == 0 { PATH.as_bytes() } else { b"goro-echo" });
+        ensure!((if k == 0 { peer.as_pathname() } else { peer.as_abstract_name() }) == want, "connected to {peer:?}");
         round_trip(&c, k)?;
         drop(c);
         server.join().ctx("join")?.ctx("server")?;
     }
-    let _ = rustix::fs::unlink("/tmp/goro-echo.sock");
+    let _ = rustix::fs::unlink(PATH);
+
+    const A: &str = "/tmp/goro-dgram-a.sock";
+    const B: &str = "/tmp/goro-dgram-b.sock";
+    let (a, b) = (UnixDatagram::bind(A).ctx("bind a")?, UnixDatagram::bind(B).ctx("bind b")?);
+    let pong = goro::spawn(move || -> Result<(), Error> {
+        let mut buf = [0u8; 64];
+        for _ in 0..5 {
+            let (n, from) = b.recv_from(&mut buf)?;
+            b.send_to_addr(&buf[..n], &from)?;
+        }
+        Ok(())
+    })
+    .ctx("spawn")?;
+    let mut buf = [0u8; 64];
+    for i in 0..5u8 {
+        a.send_to(&[i; 9], B).ctx("send_to")?;
+        let (n, from) = a.recv_from(&mut buf).ctx("recv_from")?;
+        ensure!(from.as_pathname() == Some(B.as_bytes()), "reply from {from:?}");
+        ensure!(buf[..n] == [i; 9], "datagram {i} came back as {:?}", &buf[..n]);
+    }
+    pong.join().ctx("join")?.ctx("pong")?;
+    let _ = rustix::fs::unlink(A);
+    let _ = rustix::fs::unlink(B);
     Ok(())
 }
 
 /// A read deadline fails a parked read with `TimedOut`, stays expired until
 /// reset, and a reset lets the next read wait for data again.
 pub fn deadlines() -> Outcome {
-    let l = Listener::tcp(LOCAL).ctx("listen")?;
-    let c = tcp_connect(l.local_addr().ctx("addr")?).ctx("connect")?;
-    let s = l.accept().ctx("accept")?;
+    let l = TcpListener::bind(LOCAL).ctx("listen")?;
+    let c = TcpStream::connect(l.local_addr().ctx("addr")?).ctx("connect")?;
+    let (s, _) = l.accept().ctx("accept")?;
     let mut buf = [0u8; 8];
     let t = Instant::now();
-    s.0.set_read_deadline(Some(Instant::now() + Duration::from_millis(30))).ctx("deadline")?;
+    s.set_read_deadline(Some(Instant::now() + Duration::from_millis(30))).ctx("deadline")?;
     let r = s.read(&mut buf);
     ensure!(r == Err(Error::TimedOut), "read past the deadline: {r:?}");
     ensure!(t.elapsed() >= Duration::from_millis(30), "timed out after {:?}", t.elapsed());
     c.write_all(b"x").ctx("write")?;
     let r = s.read(&mut buf);
     ensure!(r == Err(Error::TimedOut), "expired deadline not sticky: {r:?}");
-    s.0.set_read_deadline(None).ctx("reset")?;
+    s.set_read_deadline(None).ctx("reset")?;
     ensure!(s.read(&mut buf).ctx("read after reset")? == 1, "read after reset");
     Ok(())
 }
 
 /// Closing a socket wakes the goroutine parked reading it with `Closed`.
 pub fn close_while_parked() -> Outcome {
-    static SERVER_SIDE: spin::Once<Stream> = spin::Once::new();
-    let l = Listener::tcp(LOCAL).ctx("listen")?;
-    let _c = tcp_connect(l.local_addr().ctx("addr")?).ctx("connect")?;
-    let s: &'static Stream = SERVER_SIDE.call_once(|| l.accept().expect("accept"));
+    static SERVER_SIDE: spin::Once<TcpStream> = spin::Once::new();
+    let l = TcpListener::bind(LOCAL).ctx("listen")?;
+    let _c = TcpStream::connect(l.local_addr().ctx("addr")?).ctx("connect")?;
+    let s: &'static TcpStream = SERVER_SIDE.call_once(|| l.accept().expect("accept").0);
     let reader = goro::spawn(move || {
         let mut buf = [0u8; 8];
         s.read(&mut buf)
@@ -157,7 +197,7 @@ pub fn close_while_parked() -> Outcome {
     .ctx("spawn")?;
     goro::sleep(Duration::from_millis(20));
     ensure!(!reader.is_finished(), "the reader did not park");
-    s.0.close().ctx("close")?;
+    s.close().ctx("close")?;
     let r = reader.join().ctx("join")?;
     ensure!(r == Err(Error::Closed), "parked read after close: {r:?}");
     Ok(())
@@ -167,14 +207,14 @@ pub fn close_while_parked() -> Outcome {
 /// goes on working once fds are free again.
 pub fn emfile() -> Outcome {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let l = Listener::tcp(LOCAL).ctx("listen")?;
+    let l = TcpListener::bind(LOCAL).ctx("listen")?;
     let addr = l.local_addr().ctx("addr")?;
     let old = getrlimit(Resource::Nofile);
     setrlimit(Resource::Nofile, Rlimit { current: Some(48), maximum: old.maximum }).ctx("setrlimit")?;
     let r = (|| {
-        let mut held: heapless::Vec<Stream, 64> = heapless::Vec::new();
+        let mut held: heapless::Vec<TcpStream, 64> = heapless::Vec::new();
         let full = loop {
-            match tcp_connect(addr) {
+            match TcpStream::connect(addr) {
                 Ok(c) => {
                     ensure!(held.push(c).is_ok(), "48 fds never ran out");
                 }
@@ -192,4 +232,83 @@ pub fn emfile() -> Outcome {
     })();
     setrlimit(Resource::Nofile, old).ctx("restore rlimit")?;
     r
+}
+
+/// `/echo`'s address parser and printer (`crate::addr`) give what core's
+/// `SocketAddr` parser and `Display` give, on valid and invalid text.
+pub fn addresses() -> Outcome {
+    const TEXT: &[&str] = &[
+        "127.0.0.1:7878",
+        "0.0.0.0:0",
+        "255.255.255.255:65535",
+        "1.2.3.4:080",
+        "[::1]:80",
+        "[::]:0",
+        "[1:2:3:4:5:6:7:8]:9",
+        "[1::8]:1",
+        "[1:2:3:4:5:6:7::]:1",
+        "[::2:3:4:5:6:7:8]:1",
+        "[0:0:1:0:0:0:1:0]:1",
+        "[1:0:0:2:0:0:0:3]:1",
+        "[1:0:0:2:0:0:3:4]:1",
+        "[abcd:EF01::ffff]:443",
+        "[::ffff:10.0.0.1]:22",
+        "[64:ff9b::192.0.2.33]:5",
+        "[1:2:3:4:5:6:1.2.3.4]:5",
+        "[::1.2.3.4]:5",
+        "[fe80::1%2]:80",
+        "[fe80::1%4294967295]:80",
+        "[0001:0002::]:3",
+        // Invalid.
+        "",
+        ":80",
+        "1.2.3.4",
+        "1.2.3.4:",
+        "1.2.3.4:65536",
+        "1.2.3.4:-1",
+        "1.2.3.4:+1",
+        "1.2.3:80",
+        "1.2.3.4.5:80",
+        "01.2.3.4:80",
+        "1.2.3.256:80",
+        "1..3.4:80",
+        "[1.2.3.4]:80",
+        "::1:80",
+        "[::1]",
+        "[::1]80",
+        "[1:2:3:4:5:6:7:8:9]:1",
+        "[1:2:3:4:5:6:7]:1",
+        "[1::2::3]:1",
+        "[:::1]:1",
+        "[:1::]:1",
+        "[1:]:1",
+        "[1::2:3:4:5:6:7:8]:1",
+        "[12345::]:1",
+        "[g::]:1",
+        "[1.2.3.4::]:1",
+        "[::1.2.3.4:5]:1",
+        "[1:2:3:4:5:6:7:1.2.3.4]:1",
+        "[::1%]:80",
+        "[::1%x]:80",
+        "[::1%4294967296]:80",
+        "[::1]:80:",
+        "localhost",
+    ];
+    for &t in TEXT {
+        let core_says = t.parse::<SocketAddr>().ok();
+        let ours = addr::parse(t.as_bytes());
+        ensure!(ours == core_says, "parse {t:?}: {ours:?}, core says {core_says:?}");
+        if let Some(a) = core_says {
+            let (mut mine, mut theirs) = (Failure::new(), Failure::new());
+            let _ = write!(mine, "{}", Addr(a));
+            let _ = write!(theirs, "{a}");
+            ensure!(mine == theirs, "display {t:?}: {mine}, core says {theirs}");
+        }
+    }
+    for (t, port) in [("localhost:7878", 7878), ("LocalHost:0", 0)] {
+        let a = addr::parse(t.as_bytes());
+        ensure!(a == Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port))), "parse {t:?}: {a:?}");
+    }
+    ensure!(addr::parse(b"localhost:x").is_none() && addr::parse(b"example.com:80").is_none(), "host names");
+    Ok(())
 }

@@ -77,6 +77,14 @@ pub(crate) struct G {
     pub preempt: AtomicBool,
     /// The M this goroutine is locked to (index + 1; 0 = none).
     pub lockedm: AtomicU32,
+    /// Wait token of `goro::sync` (`seq << 32 | state << 30 | case`): every
+    /// waker of a sync wait claims it with a CAS, so a goroutine waiting on
+    /// several things at once is woken exactly once (see `sync/waiter.rs`).
+    /// A new wait is started only by the goroutine itself.
+    pub sync_token: AtomicU64,
+    /// xorshift state for `select`'s random case order; touched only by
+    /// the goroutine itself (0 = not seeded yet).
+    pub sync_rand: AtomicU64,
 }
 
 // SAFETY: every field but `sp` is atomic; `sp` is accessed under the hand-off
@@ -98,6 +106,8 @@ impl G {
             timer: Timer::new(),
             preempt: AtomicBool::new(false),
             lockedm: AtomicU32::new(0),
+            sync_token: AtomicU64::new(0),
+            sync_rand: AtomicU64::new(0),
         }
     }
 }

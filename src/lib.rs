@@ -37,6 +37,7 @@ mod rt;
 mod sched;
 mod spawn;
 mod stack;
+pub mod sync;
 mod sys;
 pub mod time;
 
@@ -55,3 +56,8 @@ pub use spawn::{spawn, JoinError, JoinHandle};
 pub fn goroutine_id() -> Option<u64> {
     sched::current().map(sched::goid_of)
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -10,6 +10,7 @@
 //! The binary re-executes itself for child processes: `--park-child N` (memory
 //! in a fresh process), `echo-client`, `echo-floor`, `echo-tokio`.
 
+mod chan;
 mod echo;
 mod echo_client;
 mod echo_floor;
@@ -115,6 +116,8 @@ fn micro(go: Option<&GoBench>) {
     }
 
     print_summary(&rows, go.is_some());
+    println!();
+    chan::bench(go.map(|g| g.bin.as_path()));
     println!("\nmicro bench time: {:.1} s", t_all.elapsed().as_secs_f64());
 }
 

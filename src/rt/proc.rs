@@ -307,13 +307,7 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
 }
 
 fn become_poller() -> bool {
-    sched::set_polling(true);
-    // Only one poller: undo if someone else got there first.
-    if sched::polling_count() > 1 {
-        sched::set_polling(false);
-        return false;
-    }
-    true
+    sched::try_become_poller()
 }
 
 /// Makes the goroutines the netpoller returned runnable; with `take_one`,

@@ -60,11 +60,16 @@ pub(super) fn run() {
             SCHED.sysmon_note.store(0, Ordering::SeqCst);
             SCHED.sysmon_sleeping.store(true, Ordering::SeqCst);
             if SCHED.npidle.load(Ordering::SeqCst) == nprocs && !sched::stopping() {
-                futex::wait(&SCHED.sysmon_note, 0);
+                // The poller sleeps until the next timer; as a safety net
+                // (as Go's sysmon does) wake for it too.
+                match time::next_when() {
+                    Some(w) => futex::wait_timeout(&SCHED.sysmon_note, 0, (w - time::nanotime()).max(1)),
+                    None => futex::wait(&SCHED.sysmon_note, 0),
+                }
             }
             SCHED.sysmon_sleeping.store(false, Ordering::SeqCst);
             idle_rounds = 0;
-            continue;
+            // Fall through: one round now (it fires a timer that woke us).
         }
         sys::thread_sleep(delay_us * 1000);
         TICKS.fetch_add(1, Ordering::Relaxed);

@@ -611,9 +611,15 @@ pub(crate) fn set_polling(on: bool) {
     }
 }
 
-/// Ms that announced they are (about to be) blocked in the netpoller.
-pub(crate) fn polling_count() -> u32 {
-    SCHED.polling.load(Ordering::SeqCst)
+/// Claims the poller role: true if no M was blocked in (or about to enter)
+/// the netpoller; the caller must `set_polling(false)` when done. A CAS, so
+/// two idle Ms can neither both poll nor both back off.
+pub(crate) fn try_become_poller() -> bool {
+    if SCHED.polling.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return false;
+    }
+    SCHED.lastpoll.store(0, Ordering::SeqCst);
+    true
 }
 
 /// Marks parked goroutine `g` runnable without queueing it (the caller

@@ -125,10 +125,10 @@ where
     let top = REGION.slot_base(i) + REGION.slot_size();
     let packet = (top - size) & !(align_of::<Packet<F, T>>().max(16) - 1);
     let packet_ptr = packet as *mut Packet<F, T>;
+    // Only the closure is written; the result stays uninitialised.
     // SAFETY: [packet, top) lies in slot i's writable stack (size <= half
     // the usable stack, alignment honoured above); slot i was just allocated,
     // so nothing runs on it or points into it.
-    // Only the closure is written; the result stays uninitialised.
     unsafe { core::ptr::addr_of_mut!((*packet_ptr).f).write(ManuallyDrop::new(f)) };
     // SAFETY: the frame goes right below the packet, on the same unused stack;
     // `packet & !15` is 16-aligned.

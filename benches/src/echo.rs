@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 
 use crate::{median, parse_kv, sys, GoBench};
 
-/// Targets from the issue.
+/// Targets from the issue: goro's server CPU/rt vs the floor's, with 1 P
+/// and with 2 Ps (`--procs 2`).
 const CPU_VS_FLOOR_TARGET: f64 = 1.05;
+const CPU_VS_FLOOR_TARGET_2P: f64 = 1.10;
 const SYSCALLS_TARGET: f64 = 2.05;
 /// Client CPU utilisation from which the client counts as saturated.
 const CLIENT_SATURATED: f64 = 0.90;
@@ -73,10 +75,14 @@ pub struct Opts {
     conns: Vec<usize>,
     sizes: Vec<usize>,
     strace: bool,
+    /// Ps of the servers: GORO_PROCS, GOMAXPROCS, tokio workers (the floor
+    /// stays single-threaded). With more than 1, the server may run on the
+    /// first N allowed CPUs; the client stays pinned to the second one.
+    procs: usize,
 }
 
 pub const USAGE: &str = "goro-bench echo [--quick] [--reps N] [--secs S] [--warmup S] \
-[--servers floor,go,tokio,goro,floor-short] [--conns 1,100,1000] [--sizes 64,512] [--no-strace]";
+[--servers floor,go,tokio,goro,floor-short] [--conns 1,100,1000] [--sizes 64,512] [--no-strace] [--procs 1|2]";
 
 impl Opts {
     /// Defaults; `GORO_BENCH_QUICK=1` in the environment means 1 repetition.
@@ -90,7 +96,16 @@ impl Opts {
             conns: vec![1, 100, 1000],
             sizes: vec![64, 512],
             strace: true,
+            procs: 1,
         }
+    }
+
+    /// The 2-P run of the default flow: at most 3 repetitions, no strace run.
+    pub fn two_procs(mut self) -> Opts {
+        self.procs = 2;
+        self.reps = self.reps.min(3);
+        self.strace = false;
+        self
     }
 
     pub fn parse(args: &[String]) -> Result<Opts, String> {
@@ -115,8 +130,16 @@ impl Opts {
                 "--conns" => o.conns = list(val()?)?,
                 "--sizes" => o.sizes = list(val()?)?,
                 "--no-strace" => o.strace = false,
+                "--procs" => o.procs = val()?.parse().map_err(|_| "--procs N")?,
                 _ => return Err(format!("unknown argument {a}")),
             }
+        }
+        if !(1..=64).contains(&o.procs) {
+            return Err("--procs must be in 1..=64".into());
+        }
+        if o.procs > 1 {
+            // strace -f on a multi-threaded server: not this mode's figure.
+            o.strace = false;
         }
         if o.reps == 0 || !(o.secs > 0.0 && o.secs <= 60.0) || !(0.0..=10.0).contains(&o.warmup) {
             return Err("need --reps >= 1, 0 < --secs <= 60, 0 <= --warmup <= 10".into());
@@ -137,7 +160,7 @@ struct Server {
     args: Vec<String>,
     /// Whether the address follows `--addr` (else it is positional).
     addr_flag: bool,
-    env: Vec<(&'static str, &'static str)>,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Server {
@@ -192,6 +215,8 @@ fn goro_echo() -> Result<PathBuf, String> {
 
 fn servers(o: &Opts, go: Option<&GoBench>) -> Vec<Server> {
     let me = std::env::current_exe().expect("current_exe");
+    // 0: tokio's current_thread runtime; N: multi_thread with N workers.
+    let workers = if o.procs > 1 { o.procs.to_string() } else { "0".into() };
     let mut v = Vec::new();
     for &k in &o.servers {
         let s = match k {
@@ -205,16 +230,20 @@ fn servers(o: &Opts, go: Option<&GoBench>) -> Vec<Server> {
                 addr_flag: true,
                 env: vec![],
             },
-            Kind::Tokio => {
-                Server { kind: k, program: me.clone(), args: vec!["echo-tokio".into()], addr_flag: true, env: vec![] }
-            }
+            Kind::Tokio => Server {
+                kind: k,
+                program: me.clone(),
+                args: vec!["echo-tokio".into(), "--workers".into(), workers.clone()],
+                addr_flag: true,
+                env: vec![],
+            },
             Kind::Go => match go {
                 Some(g) => Server {
                     kind: k,
                     program: g.bin.clone(),
                     args: vec!["echo".into()],
                     addr_flag: false,
-                    env: vec![("GOMAXPROCS", "1")],
+                    env: vec![("GOMAXPROCS", o.procs.to_string())],
                 },
                 None => {
                     println!("Go: not available, Go echo server skipped");
@@ -222,7 +251,13 @@ fn servers(o: &Opts, go: Option<&GoBench>) -> Vec<Server> {
                 }
             },
             Kind::Goro => match goro_echo() {
-                Ok(bin) => Server { kind: k, program: bin, args: vec![], addr_flag: true, env: vec![] },
+                Ok(bin) => Server {
+                    kind: k,
+                    program: bin,
+                    args: vec![],
+                    addr_flag: true,
+                    env: vec![("GORO_PROCS", o.procs.to_string())],
+                },
                 Err(e) => {
                     println!("goro: echo server skipped: {e}");
                     continue;
@@ -244,8 +279,8 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command, cpu: Option<usize>, stdin: bool) -> Result<(Proc, Receiver<String>), String> {
-        sys::child_setup(&mut cmd, cpu);
+    fn spawn(mut cmd: Command, cpus: &[usize], stdin: bool) -> Result<(Proc, Receiver<String>), String> {
+        sys::child_setup(&mut cmd, cpus);
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("spawn {:?}: {e}", cmd.get_program()))?;
         // stdout: lines to a channel (the reader ends when the child does).
@@ -336,9 +371,9 @@ fn free_port() -> Result<u16, String> {
 }
 
 /// Starts `s` on a fresh port; returns it with the address it printed.
-fn start_server(s: &Server, cpu: Option<usize>) -> Result<(Proc, String), String> {
+fn start_server(s: &Server, cpus: &[usize], procs: usize) -> Result<(Proc, String), String> {
     let addr = format!("127.0.0.1:{}", free_port()?);
-    let (mut p, rx) = Proc::spawn(s.command(&addr), cpu, false)?;
+    let (mut p, rx) = Proc::spawn(s.command(&addr), cpus, false)?;
     let line = match rx.recv_timeout(SERVER_START) {
         Ok(l) => l,
         Err(_) => {
@@ -354,8 +389,8 @@ fn start_server(s: &Server, cpu: Option<usize>) -> Result<(Proc, String), String
         return Err(format!("{}: first line is {line:?}, want `listening on ADDR`", s.kind.name()));
     };
     let printed = rest.split_whitespace().next().unwrap_or("").to_string();
-    if s.kind == Kind::Go && !rest.contains("procs=1") {
-        return Err(format!("Go echo server does not run with GOMAXPROCS=1: {line:?}"));
+    if s.kind == Kind::Go && !rest.contains(&format!("procs={procs}")) {
+        return Err(format!("Go echo server does not run with GOMAXPROCS={procs}: {line:?}"));
     }
     // Use the printed address when it is a concrete loopback one.
     let addr = match printed.parse::<std::net::SocketAddr>() {
@@ -383,8 +418,10 @@ struct RunResult {
 
 struct Ctx {
     me: PathBuf,
-    srv_cpu: Option<usize>,
-    cli_cpu: Option<usize>,
+    /// CPUs the server may run on, and the client (empty: not pinned).
+    srv_cpus: Vec<usize>,
+    cli_cpus: Vec<usize>,
+    procs: usize,
 }
 
 fn client_cmd(ctx: &Ctx, addr: &str, conns: usize, size: usize, secs: f64, warmup: f64, pid: u32) -> Command {
@@ -396,9 +433,9 @@ fn client_cmd(ctx: &Ctx, addr: &str, conns: usize, size: usize, secs: f64, warmu
 }
 
 fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Result<RunResult, String> {
-    let (mut srv, addr) = start_server(s, ctx.srv_cpu)?;
+    let (mut srv, addr) = start_server(s, &ctx.srv_cpus, ctx.procs)?;
     let cmd = client_cmd(ctx, &addr, conns, size, o.secs, o.warmup, srv.pid());
-    let (mut cli, out) = Proc::spawn(cmd, ctx.cli_cpu, false)?;
+    let (mut cli, out) = Proc::spawn(cmd, &ctx.cli_cpus, false)?;
     let limit = Duration::from_secs_f64(o.secs + o.warmup + 25.0);
     let fail = |what: String, cli: &Proc, srv: &mut Proc| {
         let st = srv.exited().map_or(String::new(), |st| format!(" (server exited: {st})"));
@@ -503,10 +540,10 @@ fn all_traced(pid: u32) -> bool {
 }
 
 fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, String> {
-    let (srv, addr) = start_server(s, ctx.srv_cpu)?;
+    let (srv, addr) = start_server(s, &ctx.srv_cpus, ctx.procs)?;
     let mut cmd = client_cmd(ctx, &addr, STRACE_CONNS, STRACE_SIZE, 1.0, STRACE_WARMUP, srv.pid());
     cmd.arg("--control");
-    let (mut cli, out) = Proc::spawn(cmd, ctx.cli_cpu, true)?;
+    let (mut cli, out) = Proc::spawn(cmd, &ctx.cli_cpus, true)?;
     let ready = out
         .recv_timeout(Duration::from_secs(25))
         .map_err(|_| format!("client not ready\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))?;
@@ -516,7 +553,7 @@ fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, S
     let _ = std::fs::remove_file(out_file);
     let mut st = Command::new("strace");
     st.args(["-c", "-f", "-p", &srv.pid().to_string(), "-o"]).arg(out_file);
-    let (mut strace, _) = Proc::spawn(st, None, false)?;
+    let (mut strace, _) = Proc::spawn(st, &[], false)?;
     let t = Instant::now();
     while !all_traced(srv.pid()) {
         if let Some(e) = strace.exited() {
@@ -625,13 +662,37 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 pub fn bench(o: &Opts, go: Option<&GoBench>) {
     let t_all = Instant::now();
     sys::raise_nofile();
-    println!("== echo servers: closed-loop round trips on 127.0.0.1");
+    if o.procs == 1 {
+        println!("== echo servers: closed-loop round trips on 127.0.0.1");
+    } else {
+        println!(
+            "== echo servers, {0} Ps: closed-loop round trips on 127.0.0.1 \
+             (goro GORO_PROCS={0}, Go GOMAXPROCS={0}, tokio multi_thread with {0} workers, floor single-threaded)",
+            o.procs
+        );
+    }
     let servers = servers(o, go);
     let cpus = sys::allowed_cpus();
-    let (srv_cpu, cli_cpu) = if cpus.len() >= 2 { (Some(cpus[0]), Some(cpus[1])) } else { (None, None) };
-    match (srv_cpu, cli_cpu) {
-        (Some(s), Some(c)) => println!("  server pinned to CPU {s}, load generator to CPU {c}"),
+    let (srv_cpus, cli_cpus) =
+        if cpus.len() >= 2 { (cpus[..o.procs.min(cpus.len())].to_vec(), vec![cpus[1]]) } else { (vec![], vec![]) };
+    let list = |v: &[usize]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+    match (&srv_cpus[..], &cli_cpus[..]) {
+        ([s], [c]) => println!("  server pinned to CPU {s}, load generator to CPU {c}"),
+        ([_, ..], [c]) => {
+            println!(
+                "  server allowed on CPUs {} (not pinned to one), load generator pinned to CPU {c}",
+                list(&srv_cpus)
+            );
+            println!(
+                "  note: the load generator's CPU is one of the server's; on a {}-CPU machine client and \
+                 server share a core, so rt/s are client-bound; server CPU per round trip is the meaningful figure",
+                cpus.len()
+            );
+        }
         _ => println!("  !! fewer than 2 CPUs available: server and client not pinned"),
+    }
+    if o.procs > 1 && cpus.len() < o.procs {
+        println!("  !! only {} CPU(s) available for {} Ps", cpus.len(), o.procs);
     }
     println!(
         "  {} run(s) per point and server, {:.1} s measured after {:.1} s warm-up; medians; \
@@ -642,7 +703,7 @@ pub fn bench(o: &Opts, go: Option<&GoBench>) {
     if servers.is_empty() {
         return;
     }
-    let ctx = Ctx { me: std::env::current_exe().expect("current_exe"), srv_cpu, cli_cpu };
+    let ctx = Ctx { me: std::env::current_exe().expect("current_exe"), srv_cpus, cli_cpus, procs: o.procs };
 
     let mut points = Vec::new();
     for &conns in &o.conns {
@@ -779,7 +840,8 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
     let have = |k: Kind| servers.iter().any(|s| s.kind == k);
     let names: Vec<Kind> = Kind::ALL.into_iter().filter(|&k| have(k)).collect();
     let cell = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
-    println!("\n== echo summary (medians of {} run(s))", o.reps);
+    let ps = if o.procs > 1 { format!(", {} Ps", o.procs) } else { String::new() };
+    println!("\n== echo summary (medians of {} run(s){ps})", o.reps);
     print!("  {:<16}", "server CPU us/rt");
     names.iter().for_each(|k| print!(" {:>9}", k.name()));
     println!(" {:>11}", "goro/floor");
@@ -815,7 +877,8 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
         println!("   ({STRACE_CONNS} x {STRACE_SIZE} B, under strace)");
     }
 
-    println!("\n== echo targets");
+    println!("\n== echo targets{}", if o.procs > 1 { format!(" ({} Ps)", o.procs) } else { String::new() });
+    let cpu_target = if o.procs > 1 { CPU_VS_FLOOR_TARGET_2P } else { CPU_VS_FLOOR_TARGET };
     // n/a: goro (or what it is compared with) was not run; a goro that ran
     // but has no figure failed, which is a MISS.
     let verdict = |ok: Option<bool>, goro_failed: bool| match (ok, goro_failed) {
@@ -832,11 +895,11 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
             _ => None,
         };
         println!(
-            "  goro server CPU/rt <= {CPU_VS_FLOOR_TARGET:.2} x floor   {:>5} x {:>3} B: {:>6}  {}",
+            "  goro server CPU/rt <= {cpu_target:.2} x floor   {:>5} x {:>3} B: {:>6}  {}",
             p.conns,
             p.size,
             r.map_or("-".into(), |r| format!("{r:.3}")),
-            verdict(r.map(|r| r <= CPU_VS_FLOOR_TARGET), have(Kind::Goro) && g.is_none())
+            verdict(r.map(|r| r <= cpu_target), have(Kind::Goro) && g.is_none())
         );
     }
     let mut client_bound = false;

@@ -82,6 +82,8 @@ fn main() {
             micro(go.as_ref());
             println!();
             echo::bench(&echo::Opts::from_env(), go.as_ref());
+            println!();
+            echo::bench(&echo::Opts::from_env().two_procs(), go.as_ref());
             println!("\ntotal bench time: {:.1} s", t_all.elapsed().as_secs_f64());
         }
         _ => usage(),

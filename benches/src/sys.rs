@@ -71,16 +71,20 @@ pub fn allowed_cpus() -> Vec<usize> {
     }
 }
 
-/// Makes the child of `cmd` run on `cpu` only (when given), and die with
-/// SIGKILL if the harness dies first, so no server or client outlives it.
-pub fn child_setup(cmd: &mut Command, cpu: Option<usize>) {
+/// Makes the child of `cmd` run on `cpus` only (when not empty), and die
+/// with SIGKILL if the harness dies first, so no server or client outlives
+/// it.
+pub fn child_setup(cmd: &mut Command, cpus: &[usize]) {
+    let cpus = cpus.to_vec();
     // SAFETY: the closure runs in the forked child before exec and only
     // makes async-signal-safe system calls (sched_setaffinity, prctl).
     unsafe {
         cmd.pre_exec(move || {
-            if let Some(cpu) = cpu {
+            if !cpus.is_empty() {
                 let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(cpu, &mut set);
+                for &cpu in &cpus {
+                    libc::CPU_SET(cpu, &mut set);
+                }
                 if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
                     return Err(io::Error::last_os_error());
                 }

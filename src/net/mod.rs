@@ -182,9 +182,31 @@ fn shutdown(fd: &Fd, how: Shutdown) -> Result<(), Error> {
     fd.with(|s| sys::net::shutdown(s, how.raw()))
 }
 
+/// `close` and `as_raw_fd`, shared by every socket type (listeners too).
+macro_rules! fd_common {
+    ($ty:ident) => {
+        impl $ty {
+            /// Closes the socket now: goroutines parked on it wake with
+            /// `Error::Closed`, and so do later calls; the fd is released
+            /// when the last of them has left. Closing twice is
+            /// `Err(Closed)`. Dropping the socket closes it as well.
+            pub fn close(&self) -> Result<(), crate::Error> {
+                self.fd.close()
+            }
+
+            /// The fd number (valid until the socket is closed).
+            pub fn as_raw_fd(&self) -> i32 {
+                self.fd.as_raw_fd()
+            }
+        }
+    };
+}
+use fd_common;
+
 /// Methods every goro socket has: timeouts, deadlines, close, raw fd.
 macro_rules! fd_methods {
     ($ty:ident) => {
+        $crate::net::fd_common!($ty);
         impl $ty {
             /// Per-operation read timeout, as `std`'s: each read (or
             /// receive) fails with `Error::TimedOut` if it waits longer than
@@ -218,19 +240,6 @@ macro_rules! fd_methods {
             /// Absolute deadline for writes (see `set_read_deadline`).
             pub fn set_write_deadline(&self, at: Option<crate::time::Instant>) -> Result<(), crate::Error> {
                 self.fd.set_write_deadline(at)
-            }
-
-            /// Closes the socket now: goroutines parked on it wake with
-            /// `Error::Closed`, and so do later calls; the fd is released
-            /// when the last of them has left. Closing twice is
-            /// `Err(Closed)`. Dropping the socket closes it as well.
-            pub fn close(&self) -> Result<(), crate::Error> {
-                self.fd.close()
-            }
-
-            /// The fd number (valid until the socket is closed).
-            pub fn as_raw_fd(&self) -> i32 {
-                self.fd.as_raw_fd()
             }
         }
     };

@@ -1,6 +1,6 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 
-use super::{fd_methods, inet, local_inet, peer_inet, prepare, Shutdown, ToSocketAddr};
+use super::{fd_common, fd_methods, inet, local_inet, peer_inet, prepare, Shutdown, ToSocketAddr};
 use crate::poll::Fd;
 use crate::sys::{self, net::Kind};
 use crate::time::Instant;
@@ -104,18 +104,9 @@ impl TcpListener {
     pub fn set_ttl(&self, ttl: u32) -> Result<(), Error> {
         self.fd.with(|s| sys::net::set_ttl(s, ttl))
     }
-
-    /// Closes the listener: a goroutine parked in `accept` wakes with
-    /// `Closed`. Dropping it closes it too.
-    pub fn close(&self) -> Result<(), Error> {
-        self.fd.close()
-    }
-
-    /// The fd number (valid until the listener is closed).
-    pub fn as_raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
-    }
 }
+
+fd_common!(TcpListener);
 
 impl fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

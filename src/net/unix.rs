@@ -5,7 +5,7 @@
 //! path listener leaves its socket file behind when closed: remove it
 //! before binding the same path again.
 
-use super::{fd_methods, prepare, Shutdown, UnixAddr};
+use super::{fd_common, fd_methods, prepare, Shutdown, UnixAddr};
 use crate::poll::Fd;
 use crate::sys::{self, net::Kind};
 use crate::time::Instant;
@@ -14,7 +14,8 @@ use core::fmt;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-/// A Unix-domain stream socket listening for connections.
+/// A Unix-domain stream socket listening for connections. Closing it
+/// leaves a path-bound socket file in place (remove it yourself).
 pub struct UnixListener {
     fd: Fd,
 }
@@ -66,18 +67,9 @@ impl UnixListener {
     pub fn set_accept_deadline(&self, at: Option<Instant>) -> Result<(), Error> {
         self.fd.set_read_deadline(at)
     }
-
-    /// Closes the listener: a parked `accept` wakes with `Closed`. The
-    /// socket file (for a path) stays.
-    pub fn close(&self) -> Result<(), Error> {
-        self.fd.close()
-    }
-
-    /// The fd number (valid until the listener is closed).
-    pub fn as_raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
-    }
 }
+
+fd_common!(UnixListener);
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,19 +12,7 @@ use std::time::{Duration, Instant};
 
 fn run2<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     static RT: goro::Runtime<20_000, 64> = goro::Runtime::new();
-    RT.run(goro::Config::new().procs(2).stack_size(64 * 1024), || {
-        // Work around a start-up race in `Runtime::run` (src/rt/mod.rs): it
-        // records which goroutine is main only after queueing it, so a main
-        // that another M runs to completion before that store never stops
-        // the runtime. Lasting 2 ms makes that all but impossible (yielding,
-        // not sleeping: a sleep would need a timer).
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_millis(2) {
-            goro::yield_now();
-        }
-        f()
-    })
-    .unwrap()
+    RT.run(goro::Config::new().procs(2).stack_size(64 * 1024), f).unwrap()
 }
 
 fn join_all<T>(hs: Vec<goro::JoinHandle<T>>) -> Vec<T> {

@@ -52,13 +52,14 @@ goro_switch:
     subq $8, %rsp                 # room for mxcsr + x87 control word; rsp is now 16-aligned
     stmxcsr (%rsp)                # SSE control/status (rounding, exception masks)
     fnstcw 4(%rsp)                # x87 control word (precision, rounding)
-    movq (%rsp), %rax             # our control words, to compare with theirs
+    movl (%rsp), %eax             # our control words, to compare with theirs, each
+    movzwl 4(%rsp), %ecx          # read at the width it was stored (store forwarding)
     movq %rsp, (%rdi)             # publish our sp: this context is now suspended
     movq %rsi, %rsp               # adopt the other context's stack
-    cmpq (%rsp), %rax             # same control words (the usual case)?
-    je 1f                         # then skip the slow ldmxcsr/fldcw
-    ldmxcsr (%rsp)                # restore its control words
-    fldcw 4(%rsp)
+    cmpl (%rsp), %eax             # same control words (the usual case)?
+    jne 2f                        # else take the slow ldmxcsr/fldcw path
+    cmpw 4(%rsp), %cx
+    jne 2f
 1:
     addq $8, %rsp
     popq %r15                     # restore its callee-saved registers
@@ -68,6 +69,10 @@ goro_switch:
     popq %rbx
     popq %rbp
     ret                           # continue where it called goro_switch (or enter the trampoline)
+2:
+    ldmxcsr (%rsp)                # restore its control words
+    fldcw 4(%rsp)
+    jmp 1b
     .cfi_endproc
     .size goro_switch, .-goro_switch
 

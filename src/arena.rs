@@ -176,7 +176,9 @@ impl<'a, T> RawArena<'a, T> {
         let slot = &self.slots[index as usize];
         // Even -> odd: allocated. Only the allocator writes gen here, and the
         // slot was exclusively ours once it left the free list.
-        let gen = slot.gen.fetch_add(1, Ordering::AcqRel) + 1;
+        // A load and a store, not a read-modify-write: nobody else writes it.
+        let gen = slot.gen.load(Ordering::Relaxed).wrapping_add(1);
+        slot.gen.store(gen, Ordering::Release);
         debug_assert!(gen % 2 == 1, "goro: arena: allocated a live slot");
         Ok((Handle { index, gen }, &slot.value))
     }

@@ -135,7 +135,7 @@ where
     let sp = unsafe { crate::arch::init_stack(packet & !15, entry::<F, T>, packet) };
     // SAFETY: the goroutine is not running: we own its fresh slot.
     unsafe { *g.sp.get() = sp };
-    g.goid.store(sched::new_goid(), Ordering::Relaxed);
+    g.goid.store(sched::account_spawn(), Ordering::Relaxed);
     g.join.store(JOIN_NONE, Ordering::Relaxed);
     g.lockedm.store(0, Ordering::Relaxed);
     g.preempt.store(false, Ordering::Relaxed);
@@ -144,7 +144,6 @@ where
     g.result.store(result, Ordering::Relaxed);
     g.drop_result.store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
     g.status.store(Status::Runnable as u32, Ordering::Release);
-    sched::SCHED.spawned.fetch_add(1, Ordering::Relaxed);
     sched::put_new(i);
     Ok(JoinHandle { g: h, result, _t: PhantomData })
 }
@@ -159,6 +158,8 @@ unsafe extern "C" fn entry<F, T>(arg: usize) -> !
 where
     F: FnOnce() -> T,
 {
+    let i = sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
+    sched::after_switch(i);
     let packet = arg as *mut Packet<F, T>;
     // SAFETY: per the contract, the closure is initialised and taken once.
     let f = unsafe { ManuallyDrop::take(&mut (*packet).f) };
@@ -166,17 +167,21 @@ where
     // SAFETY: nobody reads the result before the join word says DONE, which
     // on_exit stores after we switch away for good.
     unsafe { (*(*packet).result.get()).write(r) };
-    let i = sched::current().unwrap_or_else(|| crate::error::fatal("goro: spawn: entry off its stack"));
     sched::goexit(i)
 }
 
-/// Runs on g0 after goroutine `i` exits: settles the join protocol.
+/// Runs once goroutine `i` has exited and is off its stack for good (on
+/// its M's g0, or on the goroutine it switched to): settles the join
+/// protocol.
 pub(crate) fn on_exit(i: usize) {
     let g = gs().at(i);
     match g.join.swap(JOIN_DONE, Ordering::AcqRel) {
         JOIN_NONE => {}
         JOIN_DETACHED => release(i, true),
         JOIN_HOST => futex::wake(&g.join, 1),
+        // Unless the exit switched straight to the joiner, which now runs
+        // this (see `sched::exit_to_joiner`).
+        j if sched::current() == Some((j - JOIN_G) as usize) => {}
         j => sched::ready((j - JOIN_G) as usize),
     }
 }
@@ -193,8 +198,8 @@ unsafe fn drop_result<T>(addr: usize) {
 }
 
 /// Frees the slot of finished goroutine `i`, first dropping its unread
-/// result if `drop_result` (the goroutine was detached: this runs on g0, so
-/// the result's destructor must not park).
+/// result if `drop_result` (the goroutine was detached: this runs in the
+/// scheduler's exit path, so the result's destructor must not park).
 fn release(i: usize, drop_result: bool) {
     let arena = gs();
     let g = arena.at(i);

@@ -9,7 +9,7 @@
 //! back, and either becomes the one thread blocked in the netpoller (until
 //! the next timer) or sleeps on its futex until `wakep` hands it a P.
 
-use super::{on_exit, sysmon, Threads};
+use super::{sysmon, Threads};
 use crate::netpoll;
 use crate::sched::{self, GList, MAX_M, MS, NO_P, PS, SCHED};
 use crate::stack::{AltStack, REGION};
@@ -187,7 +187,7 @@ fn m_loop(mi: usize) {
             }
             continue;
         }
-        let out = sched::execute(mi, g, on_exit);
+        let out = sched::execute(mi, g);
         if m.lockedg.load(Ordering::Acquire) != 0 && out != sched::Outcome::Exited {
             // Our locked goroutine is parked or queued: give the P away
             // and wait until it is handed back to us with a P.
@@ -341,13 +341,13 @@ fn steal_work(me: u32, nprocs: usize, rng: &mut Rng) -> Option<usize> {
     if nprocs < 2 {
         return None;
     }
-    for _ in 0..4 {
+    for round in 0..4 {
         let start = rng.next() as usize % nprocs;
         let stride = coprime_stride(nprocs, rng);
         let mut i = start;
         for _ in 0..nprocs {
             if i != me as usize {
-                if let Some(g) = PS[me as usize].steal_from(&PS[i]) {
+                if let Some(g) = PS[me as usize].steal_from(&PS[i], round == 3) {
                     return Some(g);
                 }
             }
@@ -413,7 +413,12 @@ pub fn unlock_os_thread() -> Result<(), Error> {
 
 /// A locked goroutine that exits releases its thread.
 pub(super) fn unlock_on_exit(g: usize) {
-    let lm = sched::gs().at(g).lockedm.swap(0, Ordering::AcqRel);
+    let locked = &sched::gs().at(g).lockedm;
+    // Load first: the swap (an atomic read-modify-write) is rarely needed.
+    if locked.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let lm = locked.swap(0, Ordering::AcqRel);
     if lm != 0 {
         MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
     }

@@ -4,12 +4,17 @@
 //!
 //! # Rules
 //!
-//! - Every switch goes through g0: a goroutine that yields, parks or exits
-//!   records what it wants in its M's `pending` field and switches to g0;
-//!   g0 carries it out once the goroutine is off its stack. That is what
-//!   makes the park *commit* safe: a parking goroutine becomes visible to
-//!   wakers (its commit callback runs) only after its registers are saved,
-//!   so a waker on another thread can never resume it while it still runs.
+//! - A goroutine that yields, parks or exits records what it wants done and
+//!   switches away; the action is carried out only once it is off its
+//!   stack. That is what makes the park *commit* safe: a parking goroutine
+//!   becomes visible to wakers (its commit callback runs) only after its
+//!   registers are saved, so a waker on another thread can never resume it
+//!   while it still runs. When its P has another goroutine ready, it
+//!   switches straight to that one, which finishes the action first thing
+//!   after the switch ([`after_switch`]): one switch instead of two through
+//!   g0. Otherwise (nothing queued, a locked thread, every 61st round so
+//!   g0's timer, global-queue and netpoll checks still happen, or the
+//!   runtime stopping) it switches to its M's g0, which does the same.
 //! - Goroutine stacks *and* every M's g0 stack live in the stack region, so
 //!   the stack pointer alone says which goroutine or which M is running
 //!   ([`current`], [`current_m`]). Nothing uses thread-local storage, so the
@@ -31,7 +36,7 @@ mod runq;
 pub(crate) use runq::{global_get, global_put, GlobalQ, P};
 
 use crate::arena::{ArenaCell, RawArena};
-use crate::g::{Status, G};
+use crate::g::{Status, G, JOIN_G};
 use crate::stack::REGION;
 use crate::sys::futex;
 use core::cell::UnsafeCell;
@@ -59,6 +64,14 @@ pub(crate) enum Pending {
     Exit,
 }
 
+/// An action of a goroutine that switched straight to another goroutine,
+/// for that one to finish (see [`after_switch`]).
+#[derive(Clone, Copy)]
+struct Handoff {
+    prev: usize,
+    what: Pending,
+}
+
 /// An OS thread running goroutines.
 pub(crate) struct M {
     /// g0's saved stack pointer while a goroutine runs.
@@ -66,6 +79,11 @@ pub(crate) struct M {
     /// The thread's own stack pointer while it runs on its g0 stack.
     native_sp: UnsafeCell<usize>,
     pending: UnsafeCell<Pending>,
+    /// The goroutine `pending` is about (the one that switched to g0).
+    pending_g: UnsafeCell<usize>,
+    /// Set by a goroutine switching straight to another on this M, and
+    /// taken by that one right after the switch.
+    handoff: UnsafeCell<Handoff>,
     /// The P this M holds (`NO_P` if none). Written by this M, or by the M
     /// that hands it a P while it sleeps (through `nextp`).
     pub(crate) p: AtomicU32,
@@ -87,6 +105,8 @@ pub(crate) struct M {
     g0_entry: AtomicUsize,
     /// Counters owned by this M (written only by its thread).
     pub(crate) stats: MStats,
+    /// Goroutine ids this M has reserved: next to hand out, and the end.
+    goids: UnsafeCell<(u64, u64)>,
 }
 
 // SAFETY: see the module's safety note: UnsafeCell fields are confined to
@@ -99,11 +119,17 @@ pub(crate) struct MStats {
     pub switches: AtomicU64,
     pub yields: AtomicU64,
     pub parks: AtomicU64,
+    pub spawns: AtomicU64,
 }
 
 impl MStats {
     const fn new() -> Self {
-        MStats { switches: AtomicU64::new(0), yields: AtomicU64::new(0), parks: AtomicU64::new(0) }
+        MStats {
+            switches: AtomicU64::new(0),
+            yields: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            spawns: AtomicU64::new(0),
+        }
     }
 }
 
@@ -118,6 +144,8 @@ impl M {
             g0_sp: UnsafeCell::new(0),
             native_sp: UnsafeCell::new(0),
             pending: UnsafeCell::new(Pending::None),
+            pending_g: UnsafeCell::new(0),
+            handoff: UnsafeCell::new(Handoff { prev: 0, what: Pending::None }),
             p: AtomicU32::new(NO_P),
             nextp: AtomicU32::new(NO_P),
             note: AtomicU32::new(0),
@@ -128,6 +156,7 @@ impl M {
             idle_link: AtomicU32::new(0),
             g0_entry: AtomicUsize::new(0),
             stats: MStats::new(),
+            goids: UnsafeCell::new((0, 0)),
         }
     }
 }
@@ -244,9 +273,28 @@ pub(crate) fn install(arena: RawArena<'static, G>, nprocs: usize) {
     MS[0].p.store(0, Ordering::Release);
 }
 
-/// A new goroutine id.
-pub(crate) fn new_goid() -> u64 {
-    SCHED.next_goid.fetch_add(1, Ordering::Relaxed)
+/// Goroutine ids an M reserves at a time (Go's `_GoidCacheBatch`).
+const GOID_BATCH: u64 = 16;
+
+/// Counts a spawn and returns a new goroutine id. On an M both come from
+/// the M's own counters (one shared atomic add per 16 spawns); on a host
+/// thread from the shared ones.
+pub(crate) fn account_spawn() -> u64 {
+    let Some(mi) = current_m() else {
+        SCHED.spawned.fetch_add(1, Ordering::Relaxed);
+        return SCHED.next_goid.fetch_add(1, Ordering::Relaxed);
+    };
+    let m = &MS[mi];
+    bump(&m.stats.spawns);
+    // SAFETY: we run on M `mi`'s thread (its g0 or the goroutine it runs,
+    // which cannot switch away inside this function), so the cell is ours.
+    let ids = unsafe { &mut *m.goids.get() };
+    if ids.0 == ids.1 {
+        ids.0 = SCHED.next_goid.fetch_add(GOID_BATCH, Ordering::Relaxed);
+        ids.1 = ids.0 + GOID_BATCH;
+    }
+    ids.0 += 1;
+    ids.0 - 1
 }
 
 /// The goroutine id of arena slot `i` (used by the overflow handler).
@@ -687,18 +735,151 @@ pub(crate) fn wait_threads() {
 
 // ---- goroutine side ----
 
-/// Switches from the running goroutine `i` to its M's g0 with `p` pending.
-/// Returns when the goroutine is resumed (possibly on another M).
+/// Switches away from the running goroutine `i`, which wants `what` done
+/// once it is off its stack: straight to the next goroutine of its P if
+/// [`direct_next`] finds one, else to its M's g0. Returns when the
+/// goroutine is resumed (possibly on another M).
 #[inline]
-fn switch_to_g0(i: usize, p: Pending) {
+fn switch_away(i: usize, what: Pending) {
     let g = gs().at(i);
-    let m = &MS[g.m.load(Ordering::Relaxed) as usize];
-    // SAFETY: we run on this M's thread (it is running us), so its cells are
-    // ours; `g.sp` is written only by this switch; `g0_sp` was saved by the
-    // switch that started us on this M.
-    unsafe {
-        *m.pending.get() = p;
-        crate::arch::goro_switch(g.sp.get(), *m.g0_sp.get());
+    let mi = g.m.load(Ordering::Relaxed) as usize;
+    let m = &MS[mi];
+    let next = match what {
+        Pending::Exit => exit_to_joiner(m, i).or_else(|| direct_next(m)),
+        _ => direct_next(m),
+    };
+    match next {
+        Some(n) => {
+            let ng = gs().at(n);
+            ng.status.store(Status::Running as u32, Ordering::Relaxed);
+            ng.m.store(mi as u32, Ordering::Relaxed);
+            ng.preempt.store(false, Ordering::Relaxed);
+            m.curg.store(n as u32 + 1, Ordering::Relaxed);
+            bump(&m.stats.switches);
+            // SAFETY: we run on M `mi`'s thread, so its cells are ours, and
+            // `handoff` is empty (the last one was taken right after its
+            // switch); `g.sp` is written only by this switch; goroutine `n`
+            // came off our P's queue, so it is suspended with a saved
+            // context (or a fresh one) that nobody else will resume.
+            unsafe {
+                *m.handoff.get() = Handoff { prev: i, what };
+                crate::arch::goro_switch(g.sp.get(), *ng.sp.get());
+            }
+        }
+        // SAFETY: as above for the cells and `g.sp`; `g0_sp` was saved by
+        // the switch that started us (or a goroutine before us) on this M.
+        None => unsafe {
+            *m.pending.get() = what;
+            *m.pending_g.get() = i;
+            crate::arch::goro_switch(g.sp.get(), *m.g0_sp.get());
+        },
+    }
+    after_switch(i);
+}
+
+/// The P of M `m` if a goroutine leaving `m` may switch straight to
+/// another goroutine: not if the M is locked to a goroutine, the runtime
+/// is stopping, or this is every 61st round (then g0 runs its timer,
+/// global-queue and netpoll checks). Returns the round number too.
+#[inline]
+fn direct_p(m: &M) -> Option<(&'static P, u32)> {
+    if m.lockedg.load(Ordering::Relaxed) != 0 || stopping() {
+        return None;
+    }
+    let p = m.p.load(Ordering::Relaxed);
+    if p == NO_P {
+        return None;
+    }
+    let pp = &PS[p as usize];
+    // Only the P's owner (us) writes schedtick; g0 counts the round it does.
+    let tick = pp.schedtick.load(Ordering::Relaxed);
+    (!tick.is_multiple_of(61)).then_some((pp, tick))
+}
+
+/// The goroutine a goroutine leaving M `m` may switch straight to: the
+/// next one of its P (see [`direct_p`]) unless it is locked to an M.
+#[inline]
+fn direct_next(m: &M) -> Option<usize> {
+    let (pp, tick) = direct_p(m)?;
+    let n = pp.get()?;
+    pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
+    if gs().at(n).lockedm.load(Ordering::Acquire) != 0 {
+        // It must run on its own M: g0's schedule loop hands it over.
+        pp.put(n, true);
+        return None;
+    }
+    Some(n)
+}
+
+/// For exiting goroutine `i`: the goroutine parked joining it, taken to
+/// run next on this M (the exit would ready it anyway; `spawn::on_exit`,
+/// run by it right after the switch, then does not). Only the exit wakes
+/// a parked joiner, so nobody else can resume it meanwhile.
+#[inline]
+fn exit_to_joiner(m: &M, i: usize) -> Option<usize> {
+    let j = gs().at(i).join.load(Ordering::Acquire);
+    if j < JOIN_G {
+        return None;
+    }
+    let (pp, tick) = direct_p(m)?;
+    let jg = gs().at((j - JOIN_G) as usize);
+    if jg.lockedm.load(Ordering::Acquire) != 0
+        || jg
+            .status
+            .compare_exchange(Status::Waiting as u32, Status::Running as u32, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return None;
+    }
+    pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
+    Some((j - JOIN_G) as usize)
+}
+
+/// First thing a goroutine does whenever it is resumed, and when it
+/// starts: finishes the action of a goroutine that switched straight to it
+/// (that goroutine is now off its stack).
+#[inline]
+pub(crate) fn after_switch(me: usize) {
+    let m = &MS[gs().at(me).m.load(Ordering::Relaxed) as usize];
+    // SAFETY: whoever resumed us set our `m` to its own M, on this thread,
+    // so the M's cells are ours; only the switch to us fills `handoff`.
+    let h = unsafe { core::mem::replace(&mut *m.handoff.get(), Handoff { prev: 0, what: Pending::None }) };
+    if !matches!(h.what, Pending::None) {
+        finish_handoff(m, h);
+    }
+}
+
+fn finish_handoff(m: &M, h: Handoff) {
+    let g = gs().at(h.prev);
+    let requeue = |prev: usize| {
+        // We hold the P we switched on (it leaves an M only on its g0).
+        let p = m.p.load(Ordering::Relaxed);
+        PS[p as usize].put(prev, false);
+    };
+    match h.what {
+        Pending::Yield => {
+            bump(&m.stats.yields);
+            g.status.store(Status::Runnable as u32, Ordering::Relaxed);
+            requeue(h.prev);
+        }
+        Pending::Park { commit, data } => {
+            bump(&m.stats.parks);
+            g.status.store(Status::Waiting as u32, Ordering::Release);
+            // SAFETY: `data` is the commit closure `park` left on the
+            // parked goroutine's stack, which is suspended and stays put.
+            if !unsafe { commit(data, h.prev) } {
+                // A wake-up beat the commit: it runs again, after us.
+                if g.status.swap(Status::Runnable as u32, Ordering::AcqRel) != Status::Waiting as u32 {
+                    crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
+                }
+                requeue(h.prev);
+            }
+        }
+        Pending::Exit => {
+            g.status.store(Status::Dead as u32, Ordering::Release);
+            crate::rt::on_exit(h.prev);
+        }
+        Pending::None => {}
     }
 }
 
@@ -706,7 +887,7 @@ fn switch_to_g0(i: usize, p: Pending) {
 /// queue. Outside a goroutine this does nothing.
 pub fn yield_now() {
     if let Some(i) = current() {
-        switch_to_g0(i, Pending::Yield);
+        switch_away(i, Pending::Yield);
     }
 }
 
@@ -716,7 +897,7 @@ pub fn yield_now() {
 pub(crate) fn preempt_point() {
     if let Some(i) = current() {
         if gs().at(i).preempt.load(Ordering::Relaxed) {
-            switch_to_g0(i, Pending::Yield);
+            switch_away(i, Pending::Yield);
         }
     }
 }
@@ -735,12 +916,12 @@ pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
         let c = unsafe { (*(data as *mut Option<C>)).take() };
         c.is_some_and(|c| c(g))
     }
-    switch_to_g0(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
+    switch_away(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
 }
 
 /// Ends the running goroutine `i`; its result is already stored.
 pub(crate) fn goexit(i: usize) -> ! {
-    switch_to_g0(i, Pending::Exit);
+    switch_away(i, Pending::Exit);
     crate::error::fatal("goro: sched: dead goroutine resumed")
 }
 
@@ -754,12 +935,15 @@ pub(crate) enum Outcome {
     Exited,
 }
 
-/// Runs goroutine `i` on M `mi` until it yields, parks or exits.
-pub(crate) fn execute(mi: usize, i: usize, on_exit: fn(usize)) -> Outcome {
+/// Runs goroutine `i` on M `mi` until a goroutine switches back to g0
+/// (`i` itself, or one it or its successors switched to directly), and
+/// carries out what that goroutine asked for; the outcome is about it.
+pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
     let m = &MS[mi];
-    let g = gs().at(i);
-    m.curg.store(i as u32 + 1, Ordering::Relaxed);
-    let outcome = loop {
+    let mut run = i;
+    let (outcome, who) = loop {
+        let g = gs().at(run);
+        m.curg.store(run as u32 + 1, Ordering::Relaxed);
         g.status.store(Status::Running as u32, Ordering::Relaxed);
         g.m.store(mi as u32, Ordering::Relaxed);
         g.preempt.store(false, Ordering::Relaxed);
@@ -768,45 +952,47 @@ pub(crate) fn execute(mi: usize, i: usize, on_exit: fn(usize)) -> Outcome {
         // context saved by goro_switch or built by init_stack, and the
         // goroutine is not running anywhere (we took it from a run queue,
         // or it just switched to us).
-        let pending = unsafe {
+        let (pending, who) = unsafe {
             crate::arch::goro_switch(m.g0_sp.get(), *g.sp.get());
-            core::mem::replace(&mut *m.pending.get(), Pending::None)
+            (core::mem::replace(&mut *m.pending.get(), Pending::None), *m.pending_g.get())
         };
+        let g = gs().at(who);
         match pending {
             Pending::Yield => {
                 bump(&m.stats.yields);
                 g.status.store(Status::Runnable as u32, Ordering::Relaxed);
                 let p = m.p.load(Ordering::Relaxed);
                 if p == NO_P {
-                    global_put(i);
+                    global_put(who);
                 } else {
-                    PS[p as usize].put(i, false);
+                    PS[p as usize].put(who, false);
                 }
-                break Outcome::Yielded;
+                break (Outcome::Yielded, who);
             }
             Pending::Park { commit, data } => {
                 bump(&m.stats.parks);
                 g.status.store(Status::Waiting as u32, Ordering::Release);
                 // SAFETY: `data` is the commit closure `park` left on the
                 // goroutine's stack, which is suspended and stays put.
-                if unsafe { commit(data, i) } {
-                    break Outcome::Parked;
+                if unsafe { commit(data, who) } {
+                    break (Outcome::Parked, who);
                 }
                 // A wake-up beat the commit: run the goroutine again now.
                 if g.status.swap(Status::Running as u32, Ordering::AcqRel) != Status::Waiting as u32 {
                     crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
                 }
+                run = who;
             }
             Pending::Exit => {
                 g.status.store(Status::Dead as u32, Ordering::Release);
-                break Outcome::Exited;
+                break (Outcome::Exited, who);
             }
             Pending::None => crate::error::fatal("goro: sched: goroutine switched to g0 with nothing pending"),
         }
     };
     m.curg.store(0, Ordering::Relaxed);
     if outcome == Outcome::Exited {
-        on_exit(i);
+        crate::rt::on_exit(who);
     }
     outcome
 }

@@ -12,6 +12,17 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 /// Slots in each P's ring.
 pub(crate) const RUNQ: u32 = 256;
 
+/// How long a thief leaves a busy P's `runnext` to its owner.
+const RUNNEXT_GRACE_NS: i64 = 3_000;
+
+/// Whether the runtime has a single P. Then nobody but its owner ever
+/// takes from its queue (stealing needs a second P), so the owner updates
+/// `head` and `runnext` with plain stores instead of read-modify-writes.
+#[inline]
+fn solo() -> bool {
+    SCHED.nprocs.load(Ordering::Relaxed) == 1
+}
+
 /// A logical processor: the right (and the queue) to run goroutines.
 pub(crate) struct P {
     head: AtomicU32,
@@ -70,7 +81,13 @@ impl P {
     pub(crate) fn put(&self, g: usize, next: bool) {
         let mut g = g as u32 + 1;
         if next {
-            let old = self.runnext.swap(g, Ordering::AcqRel);
+            let old = if solo() {
+                let old = self.runnext.load(Ordering::Relaxed);
+                self.runnext.store(g, Ordering::Release);
+                old
+            } else {
+                self.runnext.swap(g, Ordering::AcqRel)
+            };
             if old == 0 {
                 return;
             }
@@ -114,12 +131,10 @@ impl P {
     /// Owner only: takes the next goroutine (`runnext` first, within the
     /// streak bound).
     pub(crate) fn get(&self) -> Option<usize> {
+        let solo = solo();
         let next = self.runnext.load(Ordering::Acquire);
         let streak = self.next_streak.load(Ordering::Relaxed);
-        if next != 0
-            && (streak < 16 || self.ring_empty())
-            && self.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
-        {
+        if next != 0 && (streak < 16 || self.ring_empty()) && self.take_next(next, solo) {
             self.next_streak.store(streak + 1, Ordering::Relaxed);
             return Some(next as usize - 1);
         }
@@ -130,15 +145,34 @@ impl P {
                 break;
             }
             let g = self.ring[(h % RUNQ) as usize].load(Ordering::Relaxed);
+            if solo {
+                self.head.store(h.wrapping_add(1), Ordering::Release);
+                self.next_streak.store(0, Ordering::Relaxed);
+                return Some(g as usize - 1);
+            }
             if self.head.compare_exchange(h, h.wrapping_add(1), Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 self.next_streak.store(0, Ordering::Relaxed);
                 return Some(g as usize - 1);
             }
         }
         // The ring is empty; `runnext` may still hold one (streak bound).
-        let next = self.runnext.swap(0, Ordering::AcqRel);
+        let next = self.runnext.load(Ordering::Acquire);
+        if next == 0 || !self.take_next(next, solo) {
+            return None;
+        }
         self.next_streak.store(0, Ordering::Relaxed);
-        (next != 0).then(|| next as usize - 1)
+        Some(next as usize - 1)
+    }
+
+    /// Owner only: empties `runnext` if it still holds `next` (a thief may
+    /// have taken it, unless this is the only P).
+    #[inline]
+    fn take_next(&self, next: u32, solo: bool) -> bool {
+        if solo {
+            self.runnext.store(0, Ordering::Relaxed);
+            return true;
+        }
+        self.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
 
     fn ring_empty(&self) -> bool {
@@ -146,8 +180,12 @@ impl P {
     }
 
     /// Steals about half of `victim`'s goroutines into this P (owner of
-    /// `self` only); returns one of them to run now.
-    pub(crate) fn steal_from(&self, victim: &P) -> Option<usize> {
+    /// `self` only); returns one of them to run now. With `steal_next`, an
+    /// empty ring's `runnext` too, after giving its owner about 3 us to run
+    /// it (Go's `runqgrab`): it is usually a goroutine the owner just
+    /// readied and is about to switch to, and taking it would split a
+    /// ping-pong pair across threads.
+    pub(crate) fn steal_from(&self, victim: &P, steal_next: bool) -> Option<usize> {
         let t = self.tail.load(Ordering::Relaxed);
         let n = loop {
             let h = victim.head.load(Ordering::Acquire);
@@ -157,7 +195,17 @@ impl P {
             if n == 0 {
                 // Take the victim's runnext as a last resort.
                 let next = victim.runnext.load(Ordering::Acquire);
-                if next != 0 && victim.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                if next == 0 || !steal_next {
+                    return None;
+                }
+                let t0 = crate::time::nanotime();
+                while crate::time::nanotime() - t0 < RUNNEXT_GRACE_NS {
+                    core::hint::spin_loop();
+                    if victim.runnext.load(Ordering::Relaxed) != next {
+                        return None; // the owner took it
+                    }
+                }
+                if victim.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                     self.steals.fetch_add(1, Ordering::Relaxed);
                     return Some(next as usize - 1);
                 }

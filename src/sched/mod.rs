@@ -403,16 +403,47 @@ pub(crate) fn put_runnable(i: usize, next: bool) {
     wakep();
 }
 
+/// Where the calling code runs: a goroutine (on an M), an M's g0, or
+/// neither (a host thread). One stack-region lookup answers both
+/// `current` and `current_m`.
+enum Here {
+    G(usize),
+    G0(usize),
+    Host,
+}
+
+#[inline]
+fn here() -> Here {
+    let Some(slot) = REGION.index_of(stack_addr()) else { return Here::Host };
+    let gcap = SCHED.gcap.load(Ordering::Relaxed);
+    if slot < gcap {
+        Here::G(gs().at(slot).m.load(Ordering::Relaxed) as usize)
+    } else {
+        Here::G0(slot - gcap)
+    }
+}
+
 /// Makes a parked goroutine runnable. Callable from any thread, inside or
 /// outside the runtime, once the goroutine's park has committed. From a
 /// goroutine the woken one runs next on the same P (Go's `ready(gp, next)`).
 pub(crate) fn ready(i: usize) {
     let g = gs().at(i);
-    let was = g.status.swap(Status::Runnable as u32, Ordering::AcqRel);
-    if was != Status::Waiting as u32 {
+    // A check and a store, not a swap: only the one waker that won the
+    // goroutine's wait protocol (a token, semaphore or join CAS) readies it.
+    if g.status.load(Ordering::Acquire) != Status::Waiting as u32 {
         crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
     }
-    put_runnable(i, current().is_some());
+    g.status.store(Status::Runnable as u32, Ordering::Release);
+    let (mi, next) = match here() {
+        Here::G(mi) => (Some(mi), true),
+        Here::G0(mi) => (Some(mi), false),
+        Here::Host => (None, false),
+    };
+    match mi.map(|mi| MS[mi].p.load(Ordering::Relaxed)) {
+        Some(p) if p != NO_P => PS[p as usize].put(i, next),
+        _ => global_put(i),
+    }
+    wakep();
 }
 
 /// Makes every goroutine in `list` runnable (they were parked).

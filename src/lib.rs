@@ -42,6 +42,8 @@ mod sys;
 pub mod time;
 
 pub(crate) use error::fatal;
+#[doc(hidden)]
+pub use arch::bench_switch_round_trips;
 pub use error::Error;
 pub use panic::Panic;
 pub use rt::{

@@ -118,6 +118,7 @@ fn micro(go: Option<&GoBench>) {
     }
 
     print_summary(&rows, go.is_some());
+    switch_floor(rows[0].go);
     println!();
     chan::bench(go.map(|g| g.bin.as_path()));
     println!("\nmicro bench time: {:.1} s", t_all.elapsed().as_secs_f64());
@@ -177,6 +178,22 @@ fn goro_spawn(n: u64) -> Duration {
         format!("spawn: {spawned} spawned (want {n}), sum of results {sum} (want {})", n / 2)
     });
     d
+}
+
+/// The floor under the yield round trip: bare `goro_switch` round trips
+/// (two switches, each saving and restoring the callee-saved registers and
+/// the MXCSR and x87 control words), no scheduler at all. Printed next to
+/// Go's Gosched round trip.
+fn switch_floor(go_yield: Option<f64>) {
+    let n = 5_000_000;
+    let mut runs: Vec<f64> =
+        (0..RUNS).map(|_| goro::bench_switch_round_trips(n).expect("switch floor") as f64 / n as f64).collect();
+    let m = median(&mut runs);
+    print!("  floor: bare goro_switch round trip (2 switches, no scheduler) {m:.2} ns, runs {}", spread(&runs));
+    match go_yield {
+        Some(g) => println!(" = {:.3} of Go's Gosched round trip", m / g),
+        None => println!(),
+    }
 }
 
 fn check(ok: bool, what: impl FnOnce() -> String) {

@@ -63,3 +63,51 @@ fn trampoline_addr() -> usize {
 
 /// The entry point a new goroutine's trampoline calls with its argument.
 pub(crate) type Entry = unsafe extern "C" fn(arg: usize) -> !;
+
+/// Benchmark support, not API: times `n` round trips of bare `goro_switch`
+/// (two switches each) between the calling thread and a second context on
+/// a private stack, with no scheduler work at all. `goro-bench` prints it
+/// as the floor under the yield round trip. Returns nanoseconds in total,
+/// or `None` if another call is running.
+#[doc(hidden)]
+pub fn bench_switch_round_trips(n: u64) -> Option<u64> {
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    #[repr(C, align(16))]
+    struct Stack([u8; 16 * 1024]);
+    struct Ctx {
+        main_sp: usize,
+        other_sp: usize,
+    }
+    static BUSY: AtomicBool = AtomicBool::new(false);
+    static mut STACK: Stack = Stack([0; 16 * 1024]);
+
+    /// # Safety
+    /// `arg` points at the `Ctx` of the running `bench_switch_round_trips`.
+    unsafe extern "C" fn bounce(arg: usize) -> ! {
+        let c = arg as *mut Ctx;
+        loop {
+            // SAFETY: per the contract; `main_sp` holds the suspended caller.
+            unsafe { goro_switch(&raw mut (*c).other_sp, (*c).main_sp) };
+        }
+    }
+
+    if BUSY.swap(true, Ordering::Acquire) {
+        return None;
+    }
+    let mut c = Ctx { main_sp: 0, other_sp: 0 };
+    let top = (&raw mut STACK) as usize + core::mem::size_of::<Stack>();
+    // SAFETY: BUSY gives us the private stack alone; the frame is built at
+    // its 16-aligned top, and nothing else runs on it. The context left
+    // suspended there from an earlier call is simply overwritten.
+    c.other_sp = unsafe { init_stack(top & !15, bounce, &raw mut c as usize) };
+    let t0 = crate::time::nanotime();
+    for _ in 0..n {
+        // SAFETY: `other_sp` is the suspended `bounce` context (fresh or
+        // saved by its last switch), which switches straight back to us.
+        unsafe { goro_switch(&raw mut c.main_sp, c.other_sp) };
+    }
+    let ns = (crate::time::nanotime() - t0) as u64;
+    BUSY.store(false, Ordering::Release);
+    Some(ns)
+}

@@ -41,9 +41,9 @@ pub mod sync;
 mod sys;
 pub mod time;
 
-pub(crate) use error::fatal;
 #[doc(hidden)]
 pub use arch::bench_switch_round_trips;
+pub(crate) use error::fatal;
 pub use error::Error;
 pub use panic::Panic;
 pub use rt::{

@@ -64,6 +64,32 @@ pub(crate) enum Pending {
     Exit,
 }
 
+/// A P number or `NO_P`, stored plus one so that "none" is all-zero bits:
+/// `MS` then starts out all zero and lands in `.bss`, costing no bytes in
+/// a freestanding image (64 Ms).
+pub(crate) struct PSlot(AtomicU32);
+
+impl PSlot {
+    const fn none() -> Self {
+        PSlot(AtomicU32::new(0))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self, o: Ordering) -> u32 {
+        self.0.load(o).wrapping_sub(1)
+    }
+
+    #[inline]
+    pub(crate) fn store(&self, p: u32, o: Ordering) {
+        self.0.store(p.wrapping_add(1), o)
+    }
+
+    #[inline]
+    pub(crate) fn swap(&self, p: u32, o: Ordering) -> u32 {
+        self.0.swap(p.wrapping_add(1), o).wrapping_sub(1)
+    }
+}
+
 /// An action of a goroutine that switched straight to another goroutine,
 /// for that one to finish (see [`after_switch`]).
 #[derive(Clone, Copy)]
@@ -86,9 +112,9 @@ pub(crate) struct M {
     handoff: UnsafeCell<Handoff>,
     /// The P this M holds (`NO_P` if none). Written by this M, or by the M
     /// that hands it a P while it sleeps (through `nextp`).
-    pub(crate) p: AtomicU32,
+    pub(crate) p: PSlot,
     /// A P handed to this M while it sleeps in `stop_m`.
-    pub(crate) nextp: AtomicU32,
+    pub(crate) nextp: PSlot,
     /// Futex word this M sleeps on (0 = asleep or about to; 1 = woken).
     note: AtomicU32,
     /// Looking for work without having found any (bounded; see `wakep`).
@@ -146,8 +172,8 @@ impl M {
             pending: UnsafeCell::new(Pending::None),
             pending_g: UnsafeCell::new(0),
             handoff: UnsafeCell::new(Handoff { prev: 0, what: Pending::None }),
-            p: AtomicU32::new(NO_P),
-            nextp: AtomicU32::new(NO_P),
+            p: PSlot::none(),
+            nextp: PSlot::none(),
             note: AtomicU32::new(0),
             spinning: AtomicBool::new(false),
             curg: AtomicU32::new(0),

@@ -13,6 +13,16 @@ fn run1<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     RT.run(goro::Config::new().procs(1), f).unwrap()
 }
 
+/// Yields until `cond` holds, failing after a generous wall-clock bound
+/// (another P may need time to get to it, slowly under qemu-user).
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let t = std::time::Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "timed out waiting for {what}");
+        goro::yield_now();
+    }
+}
+
 /// Spawns `n` goroutines that each log `(round, id)` and yield, `rounds`
 /// times, on one P; returns the execution trace.
 fn yield_trace(n: usize, rounds: usize) -> Vec<(usize, usize)> {
@@ -184,10 +194,10 @@ fn arena_exhaustion_names_the_capacity_and_recovers() {
             // main uses one slot; 7 more fit.
             let hs: Vec<_> = (0..7).map(|i| goro::spawn(move || i).unwrap()).collect();
             let err = goro::spawn(|| 99).err().unwrap();
-            // Finished but unjoined goroutines keep their slots...
-            for _ in 0..3 {
-                goro::yield_now();
-            }
+            // Finished but unjoined goroutines keep their slots... (With
+            // several Ps a child may still be queued on another P after a
+            // few yields: wait until every one has really finished.)
+            wait_until("the children to finish", || hs.iter().all(|h| h.is_finished()));
             assert!(goro::spawn(|| 99).is_err(), "slots are held until join");
             // ...joining frees them for reuse.
             let sum: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
@@ -239,11 +249,12 @@ fn detached_goroutines_run_and_their_results_are_dropped() {
     static RT: goro::Runtime<16> = goro::Runtime::new();
     let before = DROPS.load(Ordering::SeqCst);
     let live_after = RT
-        .run(goro::Config::new(), || {
+        .run(goro::Config::new(), move || {
             let ran = Arc::new(AtomicUsize::new(0));
             for _ in 0..10 {
                 let r = ran.clone();
-                // Dropped at once: detached before it runs.
+                // Dropped at once: detached before it runs (or, when another
+                // P picked it up first, while it runs or after it finished).
                 drop(goro::spawn(move || {
                     r.fetch_add(1, Ordering::SeqCst);
                     CountDrop
@@ -251,17 +262,21 @@ fn detached_goroutines_run_and_their_results_are_dropped() {
             }
             // Detached after it finished.
             let h = goro::spawn(|| CountDrop).unwrap();
-            while !h.is_finished() {
-                goro::yield_now();
-            }
+            wait_until("the goroutine to finish", || h.is_finished());
             drop(h);
-            while ran.load(Ordering::SeqCst) < 10 {
-                goro::yield_now();
-            }
-            goro::yield_now();
-            goro::stats().goroutines_live
+            wait_until("the detached goroutines to run", || ran.load(Ordering::SeqCst) >= 10);
+            // A detached goroutine frees its slot (and drops its result) on
+            // its own M after its closure returned: with several Ps that may
+            // still be in progress on another thread. A slot or a result that
+            // is never released fails here, after the bound.
+            wait_until("every detached goroutine to exit and release its result", || {
+                goro::stats().goroutines_live <= 1 && DROPS.load(Ordering::SeqCst) - before >= 11
+            });
+            (goro::stats().goroutines_live, ran.load(Ordering::SeqCst))
         })
         .unwrap();
+    let (live_after, ran) = live_after;
+    assert_eq!(ran, 10, "every detached goroutine ran exactly once");
     assert_eq!(DROPS.load(Ordering::SeqCst) - before, 11, "every result dropped exactly once");
     assert_eq!(live_after, 1, "only main still holds a slot");
 }
@@ -343,7 +358,12 @@ fn stats_count_spawns_and_switches() {
 #[test]
 fn sleeping_goroutines_wake_in_deadline_order() {
     use std::time::{Duration, Instant};
-    let (order, elapsed) = goro::run(|| {
+    // One P: with more, the sleepers start at different times (each counts
+    // its sleep from when it runs, which another M may delay by more than
+    // the 10 ms between deadlines), and two woken goroutines on different
+    // Ms race to log. On one P the timers fire in deadline order and the
+    // woken goroutines run in that order.
+    let (order, elapsed) = run1(|| {
         let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
         let hs: Vec<_> = [30u64, 10, 20, 0]
@@ -362,8 +382,7 @@ fn sleeping_goroutines_wake_in_deadline_order() {
         }
         let v = order.lock().unwrap().clone();
         (v, start.elapsed())
-    })
-    .unwrap();
+    });
     assert_eq!(order, [0, 10, 20, 30]);
     assert!(elapsed >= Duration::from_millis(30), "slept at least the longest sleep: {elapsed:?}");
 }

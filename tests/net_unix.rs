@@ -2,6 +2,7 @@
 
 use goro::net::{Shutdown, UnixAddr, UnixDatagram, UnixListener, UnixStream};
 use goro::Error;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,9 +195,27 @@ fn close_wakes_a_parked_unix_accept_and_accept_times_out() {
         assert_eq!(l.accept().err(), Some(Error::TimedOut));
         l.set_accept_timeout(None).unwrap();
         let l2 = l.clone();
-        let acceptor = goro::spawn(move || l2.incoming().count()).unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a2 = accepted.clone();
+        let acceptor = goro::spawn(move || {
+            l2.incoming()
+                .inspect(|_| {
+                    a2.fetch_add(1, Ordering::SeqCst);
+                })
+                .count()
+        })
+        .unwrap();
         let _c = UnixStream::connect_abstract(&name).unwrap();
-        goro::sleep(Duration::from_millis(5));
+        // Close only once the connection was accepted: with two Ps the
+        // acceptor may run on another M that has not got to it yet (a fixed
+        // sleep is only a guess, and threads are slow under qemu-user). The
+        // bound only turns a hang into a failure.
+        let t = std::time::Instant::now();
+        while accepted.load(Ordering::SeqCst) == 0 {
+            assert!(t.elapsed() < Duration::from_secs(60), "the connection was never accepted");
+            goro::sleep(Duration::from_millis(1));
+        }
+        goro::sleep(Duration::from_millis(5)); // let it park in the next accept (or not: same result)
         l.close().unwrap();
         acceptor.join().unwrap()
     })

@@ -36,10 +36,12 @@ fn read_deadline_times_out_and_is_sticky_until_reset() {
     let (first, second, after_reset) = goro::run(|| {
         let (r, w) = Fd::pipe().unwrap();
         let mut buf = [0u8; 8];
-        r.set_read_deadline(Some(goro::time::Instant::now() + Duration::from_millis(20))).unwrap();
+        // The clock starts before the deadline is computed: a timer that
+        // fires right at the deadline has then always taken >= 20 ms.
         let t = Instant::now();
+        r.set_read_deadline(Some(goro::time::Instant::now() + Duration::from_millis(20))).unwrap();
         let first = r.read(&mut buf).err();
-        assert!(t.elapsed() >= Duration::from_millis(20));
+        assert!(t.elapsed() >= Duration::from_millis(20), "timed out early: {:?}", t.elapsed());
         // Still expired: fails at once, even though data is now there.
         w.write_all(b"x").unwrap();
         let second = r.read(&mut buf).err();

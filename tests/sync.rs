@@ -212,12 +212,14 @@ fn try_send_and_try_recv() {
         wait_until("receiver to start", || STARTED.load(Ordering::SeqCst));
         // The receiver parks at some point: keep trying until it takes it.
         let mut v = 7;
+        let t = Instant::now();
         loop {
             match U.try_send(v) {
                 Ok(()) => break,
                 Err(TrySendError::Full(back)) => v = back,
                 Err(e) => panic!("{e:?}"),
             }
+            assert!(t.elapsed() < Duration::from_secs(60), "the receiver never parked on the channel");
             goro::yield_now();
         }
         assert_eq!(r.join().unwrap(), 7);

@@ -25,7 +25,9 @@ fn cpu_bound_goroutines_run_in_parallel() {
     // Two goroutines that never yield each wait to see the other make
     // progress. On one thread this could never happen (neither would give
     // the other a turn); the bound only turns a hang into a failure.
-    let (seen_a, seen_b, threads) = run2(|| {
+    let (seen_a, seen_b, threads, per_m) = run2(|| {
+        // Counters are process-wide: take this run's share of them.
+        let before = goro::stats().context_switches_per_m;
         let progress = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let hs: Vec<_> = (0..2)
             .map(|me| {
@@ -50,11 +52,12 @@ fn cpu_bound_goroutines_run_in_parallel() {
         let mut r = hs.into_iter().map(|h| h.join().unwrap());
         let (a, ta) = r.next().unwrap();
         let (b, tb) = r.next().unwrap();
-        (a, b, (ta, tb))
+        let after = goro::stats().context_switches_per_m;
+        let per_m: Vec<u64> = after.iter().zip(before.iter()).map(|(a, b)| a - b).collect();
+        (a, b, (ta, tb), per_m)
     });
     assert_eq!((seen_a, seen_b), (1_000, 1_000), "the two CPU-bound goroutines did not run at the same time");
     assert_ne!(threads.0, threads.1, "parallel goroutines must be on different threads");
-    let per_m = goro::stats().context_switches_per_m;
     assert!(per_m.iter().filter(|&&n| n > 0).count() >= 2, "at least two Ms ran goroutines: {per_m:?}");
 }
 

@@ -823,7 +823,9 @@ fn ping_pong_across_ms() {
     static PING: Channel<u32, 0> = Channel::new();
     static PONG: Channel<u32, 0> = Channel::new();
     static BUSY: AtomicBool = AtomicBool::new(true);
-    run2(|| {
+    let per_m = run2(|| {
+        // Counters are process-wide: take this run's share of them.
+        let before = goro::stats().context_switches_per_m;
         let hog = goro::spawn(|| {
             while BUSY.load(Ordering::Relaxed) {
                 for _ in 0..1000 {
@@ -847,7 +849,8 @@ fn ping_pong_across_ms() {
         pong.join().unwrap();
         BUSY.store(false, Ordering::Relaxed);
         hog.join().unwrap();
+        let after = goro::stats().context_switches_per_m;
+        after.iter().zip(before.iter()).map(|(a, b)| a - b).collect::<Vec<u64>>()
     });
-    let per_m = goro::stats().context_switches_per_m;
     assert!(per_m.iter().filter(|&&n| n > 0).count() >= 2, "at least two Ms ran goroutines: {per_m:?}");
 }

@@ -186,10 +186,12 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         if sched::current_m().is_some() {
             return Err(Error::InvalidConfig("goro::run called from inside the runtime"));
         }
+        // Take the lock first: reading the environment opens a file, and an
+        // fd opened while another runtime runs could disturb its fd numbers.
+        let _lock = RunLock::acquire();
         let config = config.with_env();
         let slot = config.slot_size()?;
         let nprocs = config.nprocs()?;
-        let _lock = RunLock::acquire();
         stack::install_overflow_handler()?;
         let raw = self.gs.raw();
         if REGION.setup(N + sched::MAX_M, slot, sched::goid_of)? {

@@ -1,8 +1,8 @@
 //! sysmon: the monitor thread (Go's `sysmon`), without a P.
 //!
-//! It sleeps 20 us, doubling after 1 ms of idle rounds up to 10 ms, and
-//! sleeps deeply (futex, no timeout) while every P is idle until `start_m`
-//! wakes it. Each round it:
+//! It sleeps 20 us, doubling after 1 ms of rounds without a preemption
+//! request up to 10 ms (back to 20 us after one, as Go's sysmon), and sleeps deeply (futex,
+//! no timeout) while every P is idle until `start_m` wakes it. Each round it:
 //! - polls the network without blocking if nobody has for 10 ms, and makes
 //!   what is ready runnable (the fallback when every P is busy);
 //! - fires overdue timers;
@@ -68,13 +68,16 @@ pub(super) fn run() {
                 }
             }
             SCHED.sysmon_sleeping.store(false, Ordering::SeqCst);
-            idle_rounds = 0;
-            // Fall through: one round now (it fires a timer that woke us).
+            // Fall through: one round after the usual delay (it fires a
+            // timer that woke us). The backed-off delay is kept: a server
+            // whose Ps go idle between bursts wakes sysmon at every burst,
+            // and a 20 us cadence after each would cost it a few percent of
+            // a CPU; what sysmon watches for (10 ms without a poll or a
+            // schedule) needs no finer cadence.
         }
         sys::thread_sleep(delay_us * 1000);
         TICKS.fetch_add(1, Ordering::Relaxed);
         let now = time::nanotime();
-        let mut did = false;
         // Network fallback: nobody polled for 10 ms.
         let last = SCHED.lastpoll.load(Ordering::SeqCst);
         if last != 0 && now - last > FORCE_POLL {
@@ -83,13 +86,16 @@ pub(super) fn run() {
             if netpoll::netpoll(0, &mut ready) > 0 && !ready.is_empty() {
                 netpoll::count_injected(ready.len());
                 sched::ready_list(&mut ready); // no P here: global queue
-                did = true;
             }
         }
         if time::next_when().is_some_and(|w| w <= now) {
-            did |= time::run_due(now) > 0;
+            time::run_due(now);
         }
-        did |= retake(now, nprocs as usize);
+        // As Go's sysmon: only a preemption request brings back the fast
+        // cadence. A fallback poll that found work (every 10 ms on a server
+        // whose Ps never run dry) does not: 20 us rounds after each would
+        // cost it a few percent of a CPU for nothing.
+        let did = retake(now, nprocs as usize);
         if now >= next_trace {
             super::trace::print(now - start);
             next_trace = now + trace_ns;

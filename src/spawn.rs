@@ -122,7 +122,7 @@ where
         }
         g.stack_ready.store(true, Ordering::Relaxed);
     }
-    let top = REGION.slot_base(i) + REGION.slot_size() - REGION.colour(i);
+    let top = REGION.slot_base(i) + REGION.slot_size();
     let packet = (top - size) & !(align_of::<Packet<F, T>>().max(16) - 1);
     let packet_ptr = packet as *mut Packet<F, T>;
     // Only the closure is written; the result stays uninitialised.

@@ -99,19 +99,6 @@ impl Region {
         1 << self.shift.load(Ordering::Relaxed)
     }
 
-    /// How far below its slot's top goroutine `i`'s stack starts: a
-    /// different 64-byte line (and page) for neighbouring slots. Slots are
-    /// power-of-two sized and aligned, so without this every goroutine's
-    /// hot top-of-stack lines would map to the same few cache sets, and a
-    /// server switching among thousands of goroutines would evict its own
-    /// stacks from L1/L2 on every switch. At most 1/16 of the slot, and at
-    /// most 16 KiB (256 colours).
-    #[inline]
-    pub(crate) fn colour(&self, i: usize) -> usize {
-        let colours = (self.slot_size() / 16).min(16 * 1024) / 64;
-        (i.wrapping_mul(37) % colours) * 64
-    }
-
     /// Usable stack bytes per slot (slot minus guard page).
     pub(crate) fn usable(&self) -> usize {
         self.slot_size() - self.guard.load(Ordering::Relaxed)

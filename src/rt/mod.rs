@@ -67,10 +67,7 @@ impl Threads {
 #[non_exhaustive]
 pub struct Config {
     /// Bytes per goroutine stack slot including its guard page: a power of
-    /// two from 16 KiB to 1 GiB (other values are rounded up to one). Each
-    /// goroutine's stack starts up to 1/16 of the slot (at most 16 KiB)
-    /// below the slot's top, staggered so that different goroutines' hot
-    /// stack lines do not all compete for the same cache sets.
+    /// two from 16 KiB to 1 GiB (other values are rounded up to one).
     pub stack_size: usize,
     /// Number of Ps (goroutines running in parallel); 0 means the number
     /// of CPUs the process may run on (`sched_getaffinity`).
@@ -442,7 +439,6 @@ pub fn stats() -> Stats {
         s.context_switches += n;
         s.yields += m.stats.yields.load(Ordering::Relaxed);
         s.parks += m.stats.parks.load(Ordering::Relaxed);
-        s.goroutines_spawned += m.stats.spawns.load(Ordering::Relaxed);
     }
     for p in &PS {
         s.steals += p.steals.load(Ordering::Relaxed);

@@ -439,6 +439,7 @@ pub fn stats() -> Stats {
         s.context_switches += n;
         s.yields += m.stats.yields.load(Ordering::Relaxed);
         s.parks += m.stats.parks.load(Ordering::Relaxed);
+        s.goroutines_spawned += m.stats.spawns.load(Ordering::Relaxed);
     }
     for p in &PS {
         s.steals += p.steals.load(Ordering::Relaxed);

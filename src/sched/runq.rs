@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 /// Slots in each P's ring.
 pub(crate) const RUNQ: u32 = 256;
 
-/// How long a thief leaves a busy P's `runnext` to its owner.
+/// How long a thief leaves a busy P's `runnext` to its owner (at least).
 const RUNNEXT_GRACE_NS: i64 = 3_000;
 
 /// Whether the runtime has a single P. Then nobody but its owner ever
@@ -198,12 +198,20 @@ impl P {
                 if next == 0 || !steal_next {
                     return None;
                 }
-                let t0 = crate::time::nanotime();
-                while crate::time::nanotime() - t0 < RUNNEXT_GRACE_NS {
-                    core::hint::spin_loop();
-                    if victim.runnext.load(Ordering::Relaxed) != next {
-                        return None; // the owner took it
-                    }
+                // Sleep rather than spin on the owner's cache line: the
+                // owner writes `runnext` at every hand-off, and a thief
+                // re-reading it would pull the line across cores each time.
+                // While we sleep we still count as spinning, so the owner's
+                // `ready`s skip `wakep` (no futex wake per hand-off). Linux
+                // rounds the sleep up to its timer slack (~50 us), as it
+                // does Go's `usleep(3)` here.
+                // Take it only if the owner did not schedule meanwhile: if it
+                // did, this `runnext` is a new hand-off of a busy pair (maybe
+                // the same goroutine again), not one left waiting.
+                let tick = victim.schedtick.load(Ordering::Relaxed);
+                crate::sys::thread_sleep(RUNNEXT_GRACE_NS);
+                if victim.schedtick.load(Ordering::Relaxed) != tick {
+                    return None;
                 }
                 if victim.runnext.compare_exchange(next, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                     self.steals.fetch_add(1, Ordering::Relaxed);

@@ -237,8 +237,12 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         if let Some(g) = sched::global_get(pp, nprocs, usize::MAX) {
             return Some(g);
         }
-        // Non-blocking poll, unless a thread is blocked in the poller.
-        if !sched::someone_polling() && netpoll::netpoll(0, &mut ready) > 0 {
+        // Non-blocking poll, unless a thread is blocked in the poller. With
+        // one P there is nobody to steal from, so finding nothing here
+        // would lead straight to the blocking poll below: go there at once
+        // (it returns at once too if events are pending), one system call
+        // instead of two per idle round.
+        if nprocs > 1 && !sched::someone_polling() && netpoll::netpoll(0, &mut ready) > 0 {
             if let Some(g) = inject(&mut ready, true) {
                 return Some(g);
             }

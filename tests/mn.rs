@@ -1,6 +1,7 @@
 //! The M:N scheduler: parallelism, cross-thread wake-ups, stealing, sysmon,
 //! idle behaviour, locked threads, schedtrace. Runtimes here use two Ps
-//! (this machine has two cores; the assertions do not depend on timing).
+//! (this machine has two cores), one test one P; the assertions do not
+//! depend on timing.
 
 use goro::poll::Fd;
 use std::os::unix::process::ExitStatusExt;
@@ -422,4 +423,68 @@ fn donated_threads_run_goroutines() {
         })
         .unwrap();
     assert_ne!(tids, main_tid, "the spawned goroutine ran on the donated thread");
+}
+
+/// sysmon sleeps without a timeout while every P is idle. Here the only P
+/// goes idle (main parks on a pipe, no timer pending) and comes back
+/// through the poller, not through `wakep`: sysmon must resume its rounds
+/// then too, or goroutines that keep the P busy would starve a reader whose
+/// data only a poll can deliver.
+#[test]
+fn sysmon_resumes_when_the_poller_takes_the_only_p() {
+    static RT: goro::Runtime<64, 64> = goro::Runtime::new();
+    let (woke, by_reader, sysmon_polls) = RT
+        .run(goro::Config::new().procs(1).stack_size(64 * 1024), || {
+            let before = goro::stats().sysmon_polls;
+            let (r0, w0) = Fd::pipe().unwrap();
+            let waker = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                w0.write_all(b"go").unwrap();
+                w0
+            });
+            let mut b = [0u8; 2];
+            assert_eq!(r0.read(&mut b).unwrap(), 2);
+            drop(waker.join().unwrap());
+            // Main came back through the poller. Now two yielders keep the
+            // P busy; only sysmon's fallback poll can wake the reader.
+            let stop = Arc::new(AtomicBool::new(false));
+            let spinners: Vec<_> = (0..2)
+                .map(|_| {
+                    let stop = stop.clone();
+                    goro::spawn(move || {
+                        let start = Instant::now();
+                        while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(10) {
+                            for _ in 0..10_000 {
+                                std::hint::spin_loop();
+                            }
+                            goro::yield_now();
+                        }
+                        stop.load(Ordering::Relaxed)
+                    })
+                    .unwrap()
+                })
+                .collect();
+            let (r, w) = Fd::pipe().unwrap();
+            let s2 = stop.clone();
+            let reader = goro::spawn(move || {
+                let mut b = [0u8; 1];
+                let n = r.read(&mut b).unwrap();
+                s2.store(true, Ordering::Relaxed);
+                n
+            })
+            .unwrap();
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                w.write_all(b"!").unwrap();
+                w
+            });
+            let by_reader = spinners.into_iter().map(|s| s.join().unwrap()).all(|stopped| stopped);
+            let woke = reader.join().unwrap();
+            drop(writer.join().unwrap());
+            (woke, by_reader, goro::stats().sysmon_polls - before)
+        })
+        .unwrap();
+    assert_eq!(woke, 1);
+    assert!(by_reader, "the reader was woken only after the yielders gave up (10 s)");
+    assert!(sysmon_polls >= 1, "sysmon's fallback poll should have delivered the data");
 }

@@ -1,8 +1,9 @@
 //! sysmon: the monitor thread (Go's `sysmon`), without a P.
 //!
 //! It sleeps 20 us, doubling after 1 ms of rounds without a preemption
-//! request up to 10 ms (back to 20 us after one, as Go's sysmon), and sleeps deeply (futex,
-//! no timeout) while every P is idle until `start_m` wakes it. Each round it:
+//! request up to 10 ms (back to 20 us after one, as Go's sysmon), and
+//! sleeps deeply (futex, no timeout) while every P is idle until one is
+//! taken off the idle list (`sched::pidle_get`, `start_m`). Each round it:
 //! - polls the network without blocking if nobody has for 10 ms, and makes
 //!   what is ready runnable (the fallback when every P is busy);
 //! - fires overdue timers;

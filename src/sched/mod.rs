@@ -498,7 +498,19 @@ pub(crate) fn pidle_put(p: u32) {
     SCHED.npidle.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Takes an idle P.
+/// Wakes sysmon if it sleeps because every P was idle: a P is about to
+/// run goroutines again (`pidle_get` and `start_m` call this). Without it
+/// a P taken back by the poller would run with sysmon asleep: no fallback
+/// poll and no preemption requests while it stays busy.
+pub(crate) fn wake_sysmon() {
+    if SCHED.sysmon_sleeping.load(Ordering::SeqCst) {
+        SCHED.sysmon_sleeping.store(false, Ordering::SeqCst);
+        SCHED.sysmon_note.store(1, Ordering::SeqCst);
+        futex::wake(&SCHED.sysmon_note, 1);
+    }
+}
+
+/// Takes an idle P (and wakes sysmon if every P was idle).
 pub(crate) fn pidle_get() -> Option<u32> {
     let mut head = SCHED.pidle.lock();
     if *head == 0 {
@@ -507,6 +519,8 @@ pub(crate) fn pidle_get() -> Option<u32> {
     let p = *head - 1;
     *head = PS[p as usize].idle_link.load(Ordering::Relaxed);
     SCHED.npidle.fetch_sub(1, Ordering::SeqCst);
+    drop(head);
+    wake_sysmon();
     Some(p)
 }
 
@@ -559,11 +573,7 @@ pub(crate) fn wakep() {
 /// thread. `spinning` Ms were counted in `nmspinning` by the caller; `g`
 /// (index + 1, 0 = none) is a goroutine the M must run first.
 pub(crate) fn start_m(p: Option<u32>, spinning: bool, g: u32) {
-    if SCHED.sysmon_sleeping.load(Ordering::SeqCst) {
-        SCHED.sysmon_sleeping.store(false, Ordering::SeqCst);
-        SCHED.sysmon_note.store(1, Ordering::SeqCst);
-        futex::wake(&SCHED.sysmon_note, 1);
-    }
+    wake_sysmon();
     let Some(p) = p.or_else(pidle_get) else {
         if spinning {
             SCHED.nmspinning.fetch_sub(1, Ordering::SeqCst);

@@ -478,7 +478,9 @@ fn sysmon_resumes_when_the_poller_takes_the_only_p() {
                 w.write_all(b"!").unwrap();
                 w
             });
-            let by_reader = spinners.into_iter().map(|s| s.join().unwrap()).all(|stopped| stopped);
+            // Join every spinner (collect first: `all` would stop early).
+            let stopped: Vec<bool> = spinners.into_iter().map(|s| s.join().unwrap()).collect();
+            let by_reader = stopped.iter().all(|&s| s);
             let woke = reader.join().unwrap();
             drop(writer.join().unwrap());
             (woke, by_reader, goro::stats().sysmon_polls - before)

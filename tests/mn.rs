@@ -193,50 +193,55 @@ fn hundred_thousand_goroutines_park_and_wake_exactly_once() {
     assert_eq!(missing, 0, "{missing} goroutines did not finish exactly once");
 }
 
+/// Goroutines that only ever yield to each other keep every P busy, so no
+/// P runs out of work and only sysmon's fallback poll can deliver the data
+/// a host thread writes (after 50 ms) to a pipe a goroutine reads. Returns
+/// what the read returned, whether the data (not the `bound`) stopped the
+/// yielders, and how many fallback polls sysmon made meanwhile.
+fn starved_reader(yielders: usize, bound: Duration) -> (usize, bool, u64) {
+    let before = goro::stats().sysmon_polls;
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..yielders)
+        .map(|_| {
+            let stop = stop.clone();
+            goro::spawn(move || {
+                let start = Instant::now();
+                while !stop.load(Ordering::Relaxed) && start.elapsed() < bound {
+                    for _ in 0..10_000 {
+                        std::hint::spin_loop();
+                    }
+                    goro::yield_now();
+                }
+                stop.load(Ordering::Relaxed)
+            })
+            .unwrap()
+        })
+        .collect();
+    let (r, w) = Fd::pipe().unwrap();
+    let s2 = stop.clone();
+    let reader = goro::spawn(move || {
+        let mut b = [0u8; 1];
+        let n = r.read(&mut b).unwrap();
+        s2.store(true, Ordering::Relaxed);
+        n
+    })
+    .unwrap();
+    // Write from a host thread once the reader has surely parked.
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        w.write_all(b"!").unwrap();
+        w
+    });
+    let woke = reader.join().unwrap();
+    // Join every spinner (collect first: `all` would stop early).
+    let stopped: Vec<bool> = spinners.into_iter().map(|s| s.join().unwrap()).collect();
+    drop(writer.join().unwrap());
+    (woke, stopped.iter().all(|&s| s), goro::stats().sysmon_polls - before)
+}
+
 #[test]
 fn sysmon_delivers_readiness_while_every_p_is_busy() {
-    let (woke, sysmon_polls) = run2(|| {
-        let before = goro::stats().sysmon_polls;
-        let stop = Arc::new(AtomicBool::new(false));
-        // Two spinners that only ever yield to each other keep both Ps
-        // busy: no P ever runs out of work, so only sysmon polls.
-        let spinners: Vec<_> = (0..2)
-            .map(|_| {
-                let stop = stop.clone();
-                goro::spawn(move || {
-                    let start = Instant::now();
-                    while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
-                        for _ in 0..10_000 {
-                            std::hint::spin_loop();
-                        }
-                        goro::yield_now();
-                    }
-                })
-                .unwrap()
-            })
-            .collect();
-        let (r, w) = Fd::pipe().unwrap();
-        let s2 = stop.clone();
-        let reader = goro::spawn(move || {
-            let mut b = [0u8; 1];
-            let n = r.read(&mut b).unwrap();
-            s2.store(true, Ordering::Relaxed);
-            n
-        })
-        .unwrap();
-        // Write from a host thread once the reader has surely parked.
-        let writer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            w.write_all(b"!").unwrap();
-            w
-        });
-        let woke = reader.join().unwrap();
-        for s in spinners {
-            s.join().unwrap();
-        }
-        drop(writer.join().unwrap());
-        (woke, goro::stats().sysmon_polls - before)
-    });
+    let (woke, _, sysmon_polls) = run2(|| starved_reader(2, Duration::from_secs(30)));
     assert_eq!(woke, 1, "the reader must have been woken by the data");
     assert!(sysmon_polls >= 1, "sysmon's fallback poll should have delivered it");
 }
@@ -435,7 +440,6 @@ fn sysmon_resumes_when_the_poller_takes_the_only_p() {
     static RT: goro::Runtime<64, 64> = goro::Runtime::new();
     let (woke, by_reader, sysmon_polls) = RT
         .run(goro::Config::new().procs(1).stack_size(64 * 1024), || {
-            let before = goro::stats().sysmon_polls;
             let (r0, w0) = Fd::pipe().unwrap();
             let waker = std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(50));
@@ -445,45 +449,9 @@ fn sysmon_resumes_when_the_poller_takes_the_only_p() {
             let mut b = [0u8; 2];
             assert_eq!(r0.read(&mut b).unwrap(), 2);
             drop(waker.join().unwrap());
-            // Main came back through the poller. Now two yielders keep the
-            // P busy; only sysmon's fallback poll can wake the reader.
-            let stop = Arc::new(AtomicBool::new(false));
-            let spinners: Vec<_> = (0..2)
-                .map(|_| {
-                    let stop = stop.clone();
-                    goro::spawn(move || {
-                        let start = Instant::now();
-                        while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(10) {
-                            for _ in 0..10_000 {
-                                std::hint::spin_loop();
-                            }
-                            goro::yield_now();
-                        }
-                        stop.load(Ordering::Relaxed)
-                    })
-                    .unwrap()
-                })
-                .collect();
-            let (r, w) = Fd::pipe().unwrap();
-            let s2 = stop.clone();
-            let reader = goro::spawn(move || {
-                let mut b = [0u8; 1];
-                let n = r.read(&mut b).unwrap();
-                s2.store(true, Ordering::Relaxed);
-                n
-            })
-            .unwrap();
-            let writer = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                w.write_all(b"!").unwrap();
-                w
-            });
-            // Join every spinner (collect first: `all` would stop early).
-            let stopped: Vec<bool> = spinners.into_iter().map(|s| s.join().unwrap()).collect();
-            let by_reader = stopped.iter().all(|&s| s);
-            let woke = reader.join().unwrap();
-            drop(writer.join().unwrap());
-            (woke, by_reader, goro::stats().sysmon_polls - before)
+            // Main came back through the poller. Now yielders keep the P
+            // busy; only sysmon's fallback poll can wake the reader.
+            starved_reader(2, Duration::from_secs(10))
         })
         .unwrap();
     assert_eq!(woke, 1);

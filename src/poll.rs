@@ -275,6 +275,17 @@ impl Fd {
         self.read_op(len, |fd| sys::net::read(fd, buf))
     }
 
+    /// [`Fd::read`] for a connected stream socket: `recv` rather than
+    /// `read`, which skips the VFS layer (position lock, access
+    /// notification) on every call.
+    pub(crate) fn recv_stream(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len();
+        self.read_op(len, |fd| sys::net::recv(fd, buf, false))
+    }
+
     /// Reads into several buffers (`readv`, at most `sys::net::MAX_IOV` of
     /// them per call), with [`Fd::read`]'s short-read rule.
     pub(crate) fn read_vectored<B: core::ops::DerefMut<Target = [u8]>>(&self, bufs: &mut [B]) -> Result<usize, Error> {

@@ -173,7 +173,7 @@ impl TcpStream {
     /// is end of stream (or an empty `buf`). A reset connection is
     /// `Os(ECONNRESET)`.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.fd.read(buf)
+        self.fd.recv_stream(buf)
     }
 
     /// Reads into several buffers at once (`readv`, at most 64 of them):

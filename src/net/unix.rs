@@ -134,7 +134,7 @@ impl UnixStream {
 
     /// Reads into `buf`; `Ok(0)` is end of stream.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.fd.read(buf)
+        self.fd.recv_stream(buf)
     }
 
     /// Reads into several buffers at once (`readv`, at most 64 of them):

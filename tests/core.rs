@@ -359,14 +359,18 @@ fn stats_count_spawns_and_switches() {
 fn sleeping_goroutines_wake_in_deadline_order() {
     use std::time::{Duration, Instant};
     // One P: with more, the sleepers start at different times (each counts
-    // its sleep from when it runs, which another M may delay by more than
-    // the 10 ms between deadlines), and two woken goroutines on different
-    // Ms race to log. On one P the timers fire in deadline order and the
-    // woken goroutines run in that order.
+    // its sleep from when it runs, which another M may delay), and two
+    // woken goroutines on different Ms race to log. On one P the timers
+    // fire in deadline order and the woken goroutines run in that order.
+    // The deadlines are 50 ms apart: timers overdue by more than sysmon's
+    // 10 ms are fired by sysmon into the global queue, and a later one the
+    // M fires itself into its local queue would run first, so a thread
+    // descheduled for longer than the spacing (a loaded machine) could see
+    // two wake-ups swap.
     let (order, elapsed) = run1(|| {
         let start = Instant::now();
         let order = Arc::new(Mutex::new(Vec::new()));
-        let hs: Vec<_> = [30u64, 10, 20, 0]
+        let hs: Vec<_> = [150u64, 50, 100, 0]
             .into_iter()
             .map(|ms| {
                 let o = order.clone();
@@ -383,8 +387,8 @@ fn sleeping_goroutines_wake_in_deadline_order() {
         let v = order.lock().unwrap().clone();
         (v, start.elapsed())
     });
-    assert_eq!(order, [0, 10, 20, 30]);
-    assert!(elapsed >= Duration::from_millis(30), "slept at least the longest sleep: {elapsed:?}");
+    assert_eq!(order, [0, 50, 100, 150]);
+    assert!(elapsed >= Duration::from_millis(150), "slept at least the longest sleep: {elapsed:?}");
 }
 
 #[test]

@@ -28,7 +28,7 @@
 
 use crate::sys::{self, signal};
 use crate::Error;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Geometry of the live stack region (at most one runtime runs at a time).
 pub(crate) struct Region {
@@ -39,6 +39,8 @@ pub(crate) struct Region {
     /// Where goroutine ids are read from, by the signal handler: the base of
     /// the goroutine arena's slots and the stride between them.
     goid_of: AtomicUsize,
+    /// Bumped each time a new region replaces the old one (0: none yet).
+    generation: AtomicU64,
 }
 
 pub(crate) static REGION: Region = Region {
@@ -47,6 +49,7 @@ pub(crate) static REGION: Region = Region {
     count: AtomicUsize::new(0),
     guard: AtomicUsize::new(0),
     goid_of: AtomicUsize::new(0),
+    generation: AtomicU64::new(0),
 };
 
 impl Region {
@@ -75,8 +78,17 @@ impl Region {
         self.count.store(count, Ordering::Relaxed);
         self.guard.store(sys::page_size(), Ordering::Relaxed);
         self.goid_of.store(goid_of as usize, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed);
         self.base.store(aligned, Ordering::Release);
         Ok(true)
+    }
+
+    /// Which region is in place: a runtime's record of which of its slots
+    /// are committed holds only for the generation it was made in (another
+    /// runtime with another layout may have replaced the region since, and
+    /// a third with this layout replaced it again).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Index of the slot containing `addr`, if any.

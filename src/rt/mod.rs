@@ -20,7 +20,7 @@ use crate::sys;
 use crate::sys::futex;
 use crate::time::{self, Timer};
 use crate::{spawn, Error};
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 
 /// Goroutine capacity of the default runtime used by [`run`].
@@ -154,6 +154,9 @@ impl Default for Config {
 pub struct Runtime<const MAX_GOROUTINES: usize = DEFAULT_MAX_GOROUTINES, const MAX_FDS: usize = DEFAULT_MAX_FDS> {
     gs: Arena<G, MAX_GOROUTINES>,
     pds: Arena<PollDesc, MAX_FDS>,
+    /// The stack region generation its goroutines' `stack_ready` flags
+    /// describe (see `Region::generation`).
+    region_gen: AtomicU64,
 }
 
 impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
@@ -162,6 +165,7 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         Runtime {
             gs: Arena::new([const { Slot::new(G::new()) }; N]),
             pds: Arena::new([const { Slot::new(PollDesc::new()) }; FDS]),
+            region_gen: AtomicU64::new(0),
         }
     }
 
@@ -192,10 +196,14 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         stack::install_overflow_handler()?;
         let raw = self.gs.raw();
         if REGION.setup(N + sched::MAX_M, slot, sched::goid_of)? {
+            proc::forget_g0_stacks();
+        }
+        if self.region_gen.load(Ordering::Relaxed) != REGION.generation() {
+            // Our slots were committed in an earlier region (or never).
             for i in 0..N {
                 raw.at(i).stack_ready.store(false, Ordering::Relaxed);
             }
-            proc::forget_g0_stacks();
+            self.region_gen.store(REGION.generation(), Ordering::Relaxed);
         }
         raw.reset();
         self.pds.raw().reset();

@@ -273,11 +273,9 @@ impl<T> ArenaCell<T> {
         }
         let slots = self.slots.load(Ordering::Relaxed);
         let len = self.len.load(Ordering::Relaxed);
-        // SAFETY: `set` stored these from a `RawArena<'static, T>`: a
-        // `&'static ArenaHead` and a `&'static [Slot<T>]` of `len` slots. A
-        // reader that saw `head` (acquire) also sees the matching `slots`
-        // and `len` (stored before the release). Installs happen only while
-        // no goroutine runs (under the runtime lock); slots are never freed.
+        // Installs happen only while no goroutine runs (under the runtime lock); slots are never freed.
+        // SAFETY: `set` stored these from a `RawArena<'static, T>` (`&'static` head, `len` `&'static` slots); seeing
+        // `head` (acquire) means seeing the `slots` and `len` stored before its release.
         unsafe { RawArena { head: &*head, slots: core::slice::from_raw_parts(slots, len) } }
     }
 }

@@ -126,9 +126,8 @@ where
     let packet = (top - size) & !(align_of::<Packet<F, T>>().max(16) - 1);
     let packet_ptr = packet as *mut Packet<F, T>;
     // Only the closure is written; the result stays uninitialised.
-    // SAFETY: [packet, top) lies in slot i's writable stack (size <= half
-    // the usable stack, alignment honoured above); slot i was just allocated,
-    // so nothing runs on it or points into it.
+    // SAFETY: [packet, top) lies in slot i's writable stack (size <= half the usable stack, alignment honoured
+    // above); slot i was just allocated, so nothing runs on it or points into it.
     unsafe { core::ptr::addr_of_mut!((*packet_ptr).f).write(ManuallyDrop::new(f)) };
     // SAFETY: the frame goes right below the packet, on the same unused stack;
     // `packet & !15` is 16-aligned.
@@ -205,9 +204,8 @@ fn release(i: usize, drop_result: bool) {
     let g = arena.at(i);
     if drop_result {
         let f = g.drop_result.load(Ordering::Relaxed);
-        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>`
-        // for this goroutine's T; the goroutine is dead and detached, so no
-        // handle will read the result.
+        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>` for this goroutine's T; the goroutine is
+        // dead and detached, so no handle will read the result.
         unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed)) };
     }
     g.status.store(Status::Free as u32, Ordering::Relaxed);
@@ -244,9 +242,8 @@ impl<T> JoinHandle<T> {
                 }
             }
         }
-        // SAFETY: DONE (acquired above) means the goroutine stored its result
-        // and will never touch its stack again; the handle is consumed, so
-        // the result is taken exactly once; T matches the packet's T.
+        // SAFETY: DONE (acquired above) means the goroutine stored its result and will never touch its stack again;
+        // the handle is consumed, so the result is taken exactly once; T matches the packet's T.
         let r = unsafe { (*(this.result as *mut ResultSlot<T>)).assume_init_read() };
         release(this.g.index(), false);
         r.map_err(JoinError::Panicked)

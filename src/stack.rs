@@ -119,9 +119,8 @@ impl Region {
     /// Makes slot `i`'s stack writable (once; its guard page stays PROT_NONE).
     pub(crate) fn commit(&self, i: usize) -> Result<(), Error> {
         let guard = self.guard.load(Ordering::Relaxed);
-        // SAFETY: the range is slot i minus its guard page, inside the region
-        // reserved by `setup`; slot i belongs to a goroutine being spawned,
-        // so no one runs on it.
+        // SAFETY: the range is slot i minus its guard page, inside the region reserved by `setup`; slot i belongs to
+        // a goroutine being spawned, so no one runs on it.
         unsafe { sys::make_rw(self.slot_base(i) + guard, self.slot_size() - guard) }
     }
 
@@ -176,9 +175,8 @@ unsafe extern "C" fn on_segv(sig: i32, info: *mut u8, ctx: *mut u8) {
             signal::reset_default(sig);
         }
         h if prev.flags & linux_raw_sys::general::SA_SIGINFO as u64 != 0 => {
-            // SAFETY: the previous owner installed `h` as an SA_SIGINFO
-            // handler for this signal; we call it with the kernel's own
-            // arguments, as the kernel would have.
+            // SAFETY: the previous owner installed `h` as an SA_SIGINFO handler for this signal; we call it with the
+            // kernel's own arguments, as the kernel would have.
             let f: signal::Handler = unsafe { core::mem::transmute::<usize, signal::Handler>(h) };
             // SAFETY: see above.
             unsafe { f(sig, info, ctx) };
@@ -247,9 +245,8 @@ impl AltStack {
         }
         let page = sys::page_size();
         let base = sys::reserve(ALTSTACK_SIZE + page)?;
-        // SAFETY: [base + page, base + page + ALTSTACK_SIZE) lies inside the
-        // mapping just reserved, which nothing else uses; base's first page
-        // stays PROT_NONE as a guard.
+        // SAFETY: [base + page, base + page + ALTSTACK_SIZE) lies inside the mapping just reserved, which nothing
+        // else uses; base's first page stays PROT_NONE as a guard.
         unsafe { sys::make_rw(base + page, ALTSTACK_SIZE) }?;
         let st = signal::SigStack { sp: base + page, flags: 0, size: ALTSTACK_SIZE };
         // SAFETY: the stack is mapped, writable and only used by the kernel

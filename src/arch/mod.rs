@@ -97,9 +97,8 @@ pub fn bench_switch_round_trips(n: u64) -> Option<u64> {
     }
     let mut c = Ctx { main_sp: 0, other_sp: 0 };
     let top = (&raw mut STACK) as usize + core::mem::size_of::<Stack>();
-    // SAFETY: BUSY gives us the private stack alone; the frame is built at
-    // its 16-aligned top, and nothing else runs on it. The context left
-    // suspended there from an earlier call is simply overwritten.
+    // SAFETY: BUSY gives us the private stack alone; the frame is built at its 16-aligned top, and nothing else runs
+    // on it. The context left suspended there from an earlier call is simply overwritten.
     c.other_sp = unsafe { init_stack(top & !15, bounce, &raw mut c as usize) };
     let t0 = crate::time::nanotime();
     for _ in 0..n {

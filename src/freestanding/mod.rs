@@ -99,9 +99,8 @@ extern "C" {
 #[no_mangle]
 unsafe extern "C" fn goro_start(sp: *const usize) -> ! {
     debug_assert_eq!(sp as usize % 16, 0, "goro: _start: initial stack pointer is not 16-byte aligned");
-    // SAFETY: the kernel's layout (see above): argc at sp, then argc
-    // pointers and a NULL, then the environment up to its NULL, then the
-    // auxiliary vector up to AT_NULL. Nothing here writes to it.
+    // SAFETY: the kernel's layout (see above): argc at sp, then argc pointers and a NULL, then the environment up to
+    // its NULL, then the auxiliary vector up to AT_NULL. Nothing here writes to it.
     unsafe {
         let argc = *sp;
         let argv = sp.add(1) as *const *const u8;

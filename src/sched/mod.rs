@@ -823,11 +823,9 @@ fn switch_away(i: usize, what: Pending) {
             ng.preempt.store(false, Ordering::Relaxed);
             m.curg.store(n as u32 + 1, Ordering::Relaxed);
             bump(&m.stats.switches);
-            // SAFETY: we run on M `mi`'s thread, so its cells are ours, and
-            // `handoff` is empty (the last one was taken right after its
-            // switch); `g.sp` is written only by this switch; goroutine `n`
-            // came off our P's queue, so it is suspended with a saved
-            // context (or a fresh one) that nobody else will resume.
+            // `handoff` is empty: the last one was taken right after its switch.
+            // SAFETY: M `mi`'s cells are ours (its thread runs us); `g.sp` is written only by this switch; `n` came
+            // off our P's queue, so its saved (or fresh) context is suspended and nobody else will resume it.
             unsafe {
                 *m.handoff.get() = Handoff { prev: i, what };
                 crate::arch::goro_switch(g.sp.get(), *ng.sp.get());
@@ -1015,10 +1013,8 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
         g.m.store(mi as u32, Ordering::Relaxed);
         g.preempt.store(false, Ordering::Relaxed);
         bump(&m.stats.switches);
-        // SAFETY: we are g0 of M `mi` on its own thread; `g.sp` holds a
-        // context saved by goro_switch or built by init_stack, and the
-        // goroutine is not running anywhere (we took it from a run queue,
-        // or it just switched to us).
+        // SAFETY: we are g0 of M `mi` on its own thread; `g.sp` is a context saved by goro_switch or built by
+        // init_stack, of a goroutine running nowhere (taken from a run queue, or it just switched to us).
         let (pending, who) = unsafe {
             crate::arch::goro_switch(m.g0_sp.get(), *g.sp.get());
             (core::mem::replace(&mut *m.pending.get(), Pending::None), *m.pending_g.get())
@@ -1071,9 +1067,8 @@ pub(crate) fn run_on_g0(mi: usize, entry: fn(usize) -> !) {
     let m = &MS[mi];
     m.g0_entry.store(entry as *const () as usize, Ordering::Relaxed);
     let top = REGION.slot_base(g0_slot(mi)) + REGION.slot_size();
-    // SAFETY: the g0 slot of M `mi` belongs to this thread alone (one thread
-    // per M slot), its pages are writable, and nothing runs on it now; the
-    // frame is built at its 16-aligned top.
+    // SAFETY: the g0 slot of M `mi` belongs to this thread alone (one thread per M slot), its pages are writable, and
+    // nothing runs on it now; the frame is built at its 16-aligned top.
     unsafe {
         let sp = crate::arch::init_stack(top & !15, g0_start, mi);
         crate::arch::goro_switch(m.native_sp.get(), sp);

@@ -285,9 +285,8 @@ impl<T> Chan<T> {
             let w = c.waiter();
             let src = w.slot.cast::<T>();
             let cap = self.buf.len();
-            // SAFETY: we claimed the sender, so its value is ours to take;
-            // with a buffer, it is full: take its head, and put the sender's
-            // value in the freed slot, which is now the tail.
+            // SAFETY: we claimed the sender, so its value is ours to take; with a buffer, it is full: take its head,
+            // and put the sender's value in the freed slot, which is now the tail.
             unsafe {
                 if cap == 0 {
                     ptr::copy_nonoverlapping(src, dst, 1);

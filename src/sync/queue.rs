@@ -97,9 +97,8 @@ impl WaitQueue {
     pub(crate) fn pop_claim(&mut self) -> Option<Claim> {
         while !self.head.is_null() {
             let w = self.head;
-            // SAFETY: the head is linked, hence alive; we hold the lock
-            // (`&mut self` to the guarded state); after `remove` we still
-            // hold it, as `try_claim` requires.
+            // SAFETY: the head is linked, hence alive; we hold the lock (`&mut self` to the guarded state); after
+            // `remove` we still hold it, as `try_claim` requires.
             unsafe {
                 self.remove(w);
                 if let Some(c) = try_claim(w) {

@@ -91,10 +91,9 @@ pub(crate) unsafe fn spawn(
     }
     let empty = [core::ptr::null::<u8>()];
     let envp = if envp.is_null() { empty.as_ptr() } else { envp };
-    // SAFETY: clone with only SIGCHLD and a null stack is fork: the child
-    // gets a copy of this address space (only the calling thread) and
-    // continues on its copy of this stack, with no pointer shared with the
-    // parent. Neither process's memory is touched by the call itself.
+    // Neither process's memory is touched by the call itself.
+    // SAFETY: clone with only SIGCHLD and a null stack is fork: the child continues on its own copy of this address
+    // space (only the calling thread) and of this stack, sharing no pointer with the parent.
     let pid = unsafe { goro_syscall5(k::__NR_clone as usize, k::SIGCHLD as usize, 0, 0, 0, 0) };
     if pid == 0 {
         // The child: arrange its fds, then replace the program. Only raw
@@ -110,9 +109,8 @@ pub(crate) unsafe fn spawn(
                 }
             }
         }
-        // SAFETY: path is NUL-terminated, args is NULL-terminated (at most
-        // MAX_ARGS - 1 entries were filled), envp is NULL-terminated (the
-        // caller, or `empty`); all are valid in the child's copy of memory.
+        // SAFETY: path is NUL-terminated, args is NULL-terminated (at most MAX_ARGS - 1 entries were filled), envp is
+        // NULL-terminated (the caller, or `empty`); all are valid in the child's copy of memory.
         unsafe {
             goro_syscall5(k::__NR_execve as usize, path.as_ptr() as usize, args.as_ptr() as usize, envp as usize, 0, 0)
         };

@@ -72,11 +72,10 @@ pub(crate) fn restore_action(
     old: Option<&mut KernelSigaction>,
 ) -> Result<(), crate::Error> {
     let old_ptr = old.map_or(0, |o| o as *mut KernelSigaction as usize);
-    // SAFETY: rt_sigaction reads one KernelSigaction from `act` (a valid
-    // reference) and writes one to `old_ptr` if non-null (a valid exclusive
-    // reference); sigsetsize 8 matches the 64-bit mask field.
-    let r =
-        unsafe { goro_syscall5(k::__NR_rt_sigaction as usize, sig as usize, act as *const _ as usize, old_ptr, 8, 0) };
+    let nr = k::__NR_rt_sigaction as usize;
+    // SAFETY: rt_sigaction reads one KernelSigaction from `act` (a valid reference) and writes one to `old_ptr` if
+    // non-null (a valid exclusive reference); sigsetsize 8 matches the 64-bit mask field.
+    let r = unsafe { goro_syscall5(nr, sig as usize, act as *const _ as usize, old_ptr, 8, 0) };
     check(r).map(|_| ())
 }
 

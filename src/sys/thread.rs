@@ -50,10 +50,9 @@ pub(crate) fn spawn(slot: usize, f: extern "C" fn(usize), arg: usize) -> bool {
         | k::CLONE_SYSVSEM
         | k::CLONE_CHILD_CLEARTID;
     tid.store(-1, Ordering::Release);
-    // SAFETY: `top` is the 16-aligned top of a writable stack no thread
-    // uses (the slot's previous thread has exited: its tid was cleared);
-    // `ctid` points at a static the kernel clears at thread exit; `f` runs
-    // without TLS, which goro's runtime threads never touch.
+    // The slot's previous thread has exited: its tid was cleared. `f` runs without TLS, which goro's threads never use.
+    // SAFETY: `top` is the 16-aligned top of a writable stack no thread uses; `ctid` points at a static the kernel
+    // clears at thread exit.
     let r = unsafe { goro_clone(flags as usize, top, tid.as_ptr(), f, arg) };
     if r < 0 {
         tid.store(0, Ordering::Release);

@@ -338,8 +338,7 @@ impl<T> Chan<T> {
         // SAFETY: we hold the lock; `w` stays on this frame, unmoved, until
         // it is unlinked (by a claimer, or by us below).
         unsafe { st.sendq.push(&w) };
-        drop(st);
-        if parker.park(deadline) == TIMEOUT {
+        if parker.park_after(st, deadline) == TIMEOUT {
             // SAFETY: under the lock; `w` is ours and in this queue if linked.
             unsafe { self.state.lock().sendq.remove(&w) };
             return Err((ManuallyDrop::into_inner(v), Error::TimedOut));
@@ -375,8 +374,7 @@ impl<T> Chan<T> {
         let w = Waiter::new(&parker, 0, dst.cast(), 0);
         // SAFETY: as in `send`.
         unsafe { st.recvq.push(&w) };
-        drop(st);
-        if parker.park(deadline) == TIMEOUT {
+        if parker.park_after(st, deadline) == TIMEOUT {
             // SAFETY: as in `send`.
             unsafe { self.state.lock().recvq.remove(&w) };
             return Err(Error::TimedOut);

@@ -94,6 +94,14 @@ pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
 
+impl<'a, T> SpinGuard<'a, T> {
+    /// The lock this guard holds (to release it later by hand, after
+    /// forgetting the guard).
+    pub(crate) fn lock_ref(&self) -> &'a SpinLock<T> {
+        self.lock
+    }
+}
+
 impl<T> Deref for SpinGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

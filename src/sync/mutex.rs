@@ -126,9 +126,8 @@ impl<T: ?Sized> Mutex<T> {
         // SAFETY: we hold the queue lock; `w` stays on this frame until the
         // unlocker that hands us the lock unlinks it.
         unsafe { q.push(&w) };
-        drop(q);
-        // The unlocker unlinked us and handed over the lock.
-        parker.park(None);
+        // The unlocker unlinks us and hands over the lock.
+        parker.park_after(q, None);
     }
 
     #[inline]

@@ -62,8 +62,7 @@ impl Once {
                 // SAFETY: under the lock; `w` stays on this frame until the
                 // completing caller unlinks it.
                 unsafe { q.push(&w) };
-                drop(q);
-                parker.park(None);
+                parker.park_after(q, None);
             }
             _ => {
                 self.state.store(RUNNING, Ordering::Relaxed);

@@ -76,8 +76,7 @@ impl<T: ?Sized> RwLock<T> {
         // SAFETY: under the lock; `w` stays here until the unlocker that
         // lets us in unlinks it.
         unsafe { st.readq.push(&w) };
-        drop(st);
-        parker.park(None); // the unlocker counted us in
+        parker.park_after(st, None); // the unlocker counted us in
         RwLockReadGuard { l: self }
     }
 
@@ -102,8 +101,7 @@ impl<T: ?Sized> RwLock<T> {
         let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
         // SAFETY: as in `read`.
         unsafe { st.writeq.push(&w) };
-        drop(st);
-        parker.park(None); // the unlocker made us the writer
+        parker.park_after(st, None); // the unlocker made us the writer
         RwLockWriteGuard { l: self }
     }
 

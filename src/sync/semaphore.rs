@@ -120,8 +120,7 @@ impl Semaphore {
         // SAFETY: under the lock; `w` stays on this frame until a release
         // unlinks it, or we do below.
         unsafe { st.waiters.push(&w) };
-        drop(st);
-        if parker.park(deadline) == TIMEOUT {
+        if parker.park_after(st, deadline) == TIMEOUT {
             let mut woken = ClaimList::new();
             {
                 let mut st = self.st.lock();

@@ -39,6 +39,14 @@
 //! goroutine whose park committed. The timer carries `seq`, so a firing
 //! left over from an earlier wait fails its CAS.
 //!
+//! **Sole waits skip both CASes.** A goroutine waiting on one queue
+//! without a deadline (a plain `recv`, `lock`, `wait`...) calls
+//! [`Parker::park_after`], which keeps the queue's lock until the goroutine
+//! is off its stack and releases it as the park commit (Go's
+//! `parkunlock`). Nothing but the queue can wake such a wait, and whoever
+//! pops its waiter holds that lock, so it finds the goroutine parked: the
+//! claim is that pop alone, and `finish` stores DONE and readies it.
+//!
 //! A host thread (no goroutine) uses a token inside its `Parker` that
 //! starts out PARKED, and sleeps on a futex word there instead of parking.
 //!
@@ -55,6 +63,7 @@
 //! of the queue the waiter is in.
 #![allow(unsafe_code)]
 
+use super::lock::{SpinGuard, SpinLock};
 use crate::sched::{self, gs};
 use crate::sys::futex;
 use crate::time;
@@ -107,6 +116,12 @@ pub struct Parker {
     host_token: AtomicU64,
     /// Futex word a host thread sleeps on (`WORD_*`).
     host_word: AtomicU32,
+    /// Set by [`park_after`](Self::park_after) (under the queue's lock):
+    /// a goroutine's wait with one waiter and no deadline, whose park commit
+    /// is the release of that lock. Its only possible waker is whoever pops
+    /// the waiter under the lock, and by then the goroutine is parked, so
+    /// the claim needs no CAS (Go's `parkunlock`).
+    sole: Cell<bool>,
 }
 
 impl Parker {
@@ -122,13 +137,20 @@ impl Parker {
                 // stale timer compares against an older seq and fails).
                 let seq = ((t.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1);
                 t.store(pack(seq, WAITING, 0), Ordering::Relaxed);
-                Parker { g, seq, host_token: AtomicU64::new(0), host_word: AtomicU32::new(WORD_SLEEPING) }
+                Parker {
+                    g,
+                    seq,
+                    host_token: AtomicU64::new(0),
+                    host_word: AtomicU32::new(WORD_SLEEPING),
+                    sole: Cell::new(false),
+                }
             }
             None => Parker {
                 g: HOST,
                 seq: 0,
                 host_token: AtomicU64::new(pack(0, PARKED, 0)),
                 host_word: AtomicU32::new(WORD_SLEEPING),
+                sole: Cell::new(false),
             },
         }
     }
@@ -139,6 +161,29 @@ impl Parker {
         } else {
             &gs().at(self.g).sync_token
         }
+    }
+
+    /// Releases `guard` (the lock of the one queue this wait's single
+    /// waiter was just linked into) and sleeps as [`park`](Self::park)
+    /// does. A goroutine waiting without a deadline keeps the lock until it
+    /// is off its stack: the release is its park commit, so the waker that
+    /// pops the waiter finds it parked and claims it without a CAS.
+    pub(crate) fn park_after<T>(&self, guard: SpinGuard<'_, T>, deadline: Option<i64>) -> u32 {
+        if self.g == HOST || deadline.is_some() {
+            drop(guard);
+            return self.park(deadline);
+        }
+        self.sole.set(true);
+        let lock: &SpinLock<T> = guard.lock_ref();
+        core::mem::forget(guard);
+        sched::park(self.g, move |_| {
+            // SAFETY: we took the lock (the guard forgotten above), and the
+            // goroutine that borrowed the guarded state is off its stack.
+            unsafe { lock.raw_unlock() };
+            true
+        });
+        // The claimer stored DONE before it readied us.
+        case_of(gs().at(self.g).sync_token.load(Ordering::Acquire))
     }
 
     /// Sleeps until a waker claims the wait, or `deadline` (ns on the
@@ -353,6 +398,11 @@ impl Claim {
 pub(super) unsafe fn try_claim(w: *const Waiter) -> Option<Claim> {
     // SAFETY: per the contract; the parker outlives its linked waiters.
     let (wr, p) = unsafe { (&*w, &*(*w).parker) };
+    if p.sole.get() {
+        // Parked, and we are its one possible waker (`Parker::sole`).
+        wr.wake.set(true);
+        return Some(Claim(w));
+    }
     let token = p.token();
     let seq = p.seq;
     let mut cur = token.load(Ordering::Relaxed);

@@ -81,8 +81,7 @@ impl WaitGroup {
         // SAFETY: under the lock; `w` stays on this frame until the `done`
         // that brings the counter to zero unlinks it.
         unsafe { st.waiters.push(&w) };
-        drop(st);
-        parker.park(None);
+        parker.park_after(st, None);
     }
 }
 

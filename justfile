@@ -18,9 +18,10 @@ cross-test:
 musl-test:
     cargo test --target x86_64-unknown-linux-musl
 
-# Benchmarks (goro and, when `go` is on PATH, Go side by side).
+# Benchmarks (goro and, when `go` is on PATH, Go side by side), built with
+# the `perf` profile (release plus fat LTO and one codegen unit).
 bench:
-    cargo run --release -p goro-bench
+    cargo run --profile perf -p goro-bench
 
 # Lints as CI runs them.
 lint:

@@ -178,33 +178,36 @@ impl Server {
     }
 }
 
-/// Builds goro's examples/echo.rs (release) and returns the binary; Err says
-/// why goro is skipped (no such file yet, or the build failed).
+/// Builds goro's examples/echo.rs with the profile this harness was built
+/// with (`perf` under `just bench`, or `release`) and returns the binary;
+/// Err says why goro is skipped (no such file yet, or the build failed).
 fn goro_echo() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace root")?.to_path_buf();
     if !root.join("examples/echo.rs").exists() {
         return Err(format!("{} does not exist yet", root.join("examples/echo.rs").display()));
     }
+    // target/<profile dir>/goro-bench: `release` is `--release`, any other
+    // directory is the custom profile of that name.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("no profile dir")?;
+    let target = dir.parent().ok_or("no target dir")?;
+    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("release").to_string();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let args = ["build", "--profile", profile.as_str(), "--example", "echo"];
+    let shown = format!("cargo {}", args.join(" "));
     let t = Instant::now();
     let o = Command::new(cargo)
-        .args(["build", "--release", "--example", "echo"])
+        .args(args)
         .current_dir(&root)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cargo build --release --example echo: {e}"))?;
+        .map_err(|e| format!("{shown}: {e}"))?;
     if !o.status.success() {
-        return Err(format!(
-            "`cargo build --release --example echo` failed:\n{}",
-            tail(&String::from_utf8_lossy(&o.stderr), 15)
-        ));
+        return Err(format!("`{shown}` failed:\n{}", tail(&String::from_utf8_lossy(&o.stderr), 15)));
     }
-    // target/<profile>/goro-bench -> target/release/examples/echo
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let target = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
-    let mut bin = target.join("release/examples/echo");
+    let mut bin = target.join(&profile).join("examples/echo");
     if !bin.exists() {
-        bin = root.join("target/release/examples/echo");
+        bin = root.join("target").join(&profile).join("examples/echo");
     }
     if !bin.exists() {
         return Err(format!("built, but {} not found", bin.display()));

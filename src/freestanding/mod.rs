@@ -20,7 +20,10 @@
 //!
 //! - `_start` (`arch/<arch>/start.s`): reads argc, argv, envp and the
 //!   auxiliary vector from the initial stack, records the page size
-//!   (`AT_PAGESZ`) and the environment for the runtime, runs the program's
+//!   (`AT_PAGESZ`) and the environment for the runtime, sets SIGPIPE to
+//!   ignored (a write to a pipe with no reader fails with EPIPE instead of
+//!   killing the program, as under Rust's std; [`spawn`] gives children the
+//!   default action back), runs the program's
 //!   main goroutine on a [`Runtime`] with raw `clone` threads
 //!   ([`Threads::Clone`](crate::Threads::Clone)), and ends the process with
 //!   its code ([`exit`]);
@@ -121,10 +124,29 @@ unsafe extern "C" fn goro_start(sp: *const usize) -> ! {
     if let Some(page) = auxv(at::PAGESZ) {
         sys::set_page_size(page);
     }
+    // A write to a pipe whose reader is gone fails with EPIPE instead of
+    // killing the program (goro's sockets already send with MSG_NOSIGNAL),
+    // as Rust's std arranges at start-up. `spawn` gives children the
+    // default action back.
+    if let Ok(old) = sys::signal::ignore(sys::signal::SIGPIPE) {
+        SIGPIPE_AT_START.store(old, Ordering::Relaxed);
+    }
     // SAFETY: `freestanding_main!` defines this symbol as a safe
     // `extern "C" fn() -> i32`; the entry runs it exactly once.
     let code = unsafe { goro_freestanding_main() };
     exit(code)
+}
+
+/// SIGPIPE's handler word when the program started (0 = `SIG_DFL`,
+/// 1 = `SIG_IGN`), before the entry set it to ignored.
+static SIGPIPE_AT_START: AtomicUsize = AtomicUsize::new(0);
+
+/// SIGPIPE's disposition as this program inherited it: 0 is the default
+/// action, 1 ignored. For tests of [`spawn`], which restores the default
+/// for its children.
+#[doc(hidden)]
+pub fn sigpipe_at_start() -> usize {
+    SIGPIPE_AT_START.load(Ordering::Relaxed)
 }
 
 /// Value of auxiliary vector entry `ty` (see [`at`]), if the kernel gave one.

@@ -99,6 +99,10 @@ pub(crate) unsafe fn spawn(
         // The child: arrange its fds, then replace the program. Only raw
         // system calls from here on: no locks, no allocation, no Rust code
         // that might touch state a parent thread held at the fork.
+        // The program gets SIGPIPE's default action back (the entry set it
+        // to ignored for this process, and execve keeps ignored signals
+        // ignored), as Rust's std does for its children.
+        super::signal::reset_default(super::signal::SIGPIPE);
         for &(from, to) in fds {
             if from != to {
                 // SAFETY: dup3 takes no pointers; flags 0 leaves the new fd

@@ -39,6 +39,8 @@ pub(crate) type Handler = unsafe extern "C" fn(sig: i32, info: *mut u8, ucontext
 pub(crate) const SI_ADDR_OFFSET: usize = 16;
 
 pub(crate) const SIGSEGV: i32 = k::SIGSEGV as i32;
+#[cfg_attr(not(feature = "freestanding"), allow(dead_code))]
+pub(crate) const SIGPIPE: i32 = k::SIGPIPE as i32;
 
 fn check(r: isize) -> Result<usize, crate::Error> {
     if (-4095..0).contains(&r) {
@@ -82,6 +84,16 @@ pub(crate) fn restore_action(
 /// Resets `sig` to its default action.
 pub(crate) fn reset_default(sig: i32) {
     let _ = restore_action(sig, &KernelSigaction::zeroed(), None);
+}
+
+/// Sets `sig` to be ignored (`SIG_IGN`) and returns the handler word it
+/// had (0 = `SIG_DFL`, 1 = `SIG_IGN`, else a handler's address).
+#[cfg_attr(not(feature = "freestanding"), allow(dead_code))]
+pub(crate) fn ignore(sig: i32) -> Result<usize, crate::Error> {
+    let ign = KernelSigaction { handler: 1, ..KernelSigaction::zeroed() };
+    let mut old = KernelSigaction::zeroed();
+    restore_action(sig, &ign, Some(&mut old))?;
+    Ok(old.handler)
 }
 
 /// Returns the calling thread's alternate signal stack.

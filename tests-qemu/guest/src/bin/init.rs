@@ -6,7 +6,10 @@
 #![no_std]
 #![no_main]
 
-use goro_qemu_guest::cases::{self, process::OVERFLOW_ARG};
+use goro_qemu_guest::cases::{
+    self,
+    process::{OVERFLOW_ARG, SIGPIPE_ARG},
+};
 use goro_qemu_guest::lo;
 use goro_qemu_guest::report::{line, Tally};
 
@@ -14,6 +17,9 @@ goro::freestanding_main!(
     fn main() -> i32 {
         if goro::freestanding::args().nth(1).is_some_and(|a| a.to_bytes() == OVERFLOW_ARG.as_bytes()) {
             return cases::process::overflow_child();
+        }
+        if goro::freestanding::args().nth(1).is_some_and(|a| a.to_bytes() == SIGPIPE_ARG.as_bytes()) {
+            return cases::process::sigpipe_child();
         }
         let arch = if cfg!(target_arch = "x86_64") { "x86_64" } else { "aarch64" };
         line(format_args!("goro-qemu: start {arch}, {} cpus, {} cases", goro::stats().procs, cases::ALL.len()));

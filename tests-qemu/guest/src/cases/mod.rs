@@ -23,5 +23,6 @@ pub const ALL: &[Case] = &[
     ("emfile", net::emfile),
     ("addresses", net::addresses),
     ("stack_overflow", process::stack_overflow),
+    ("broken_pipe", process::broken_pipe),
     ("echo_image", process::echo_image),
 ];

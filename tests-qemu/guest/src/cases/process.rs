@@ -32,6 +32,31 @@ pub fn overflow_child() -> i32 {
     0 // unreachable: the overflow ends the process
 }
 
+/// The argument that makes `/init` the child that reports its SIGPIPE
+/// disposition.
+pub const SIGPIPE_ARG: &str = "sigpipe";
+
+/// Child side: exits with the SIGPIPE disposition it inherited (0 = the
+/// default action, 1 = ignored).
+pub fn sigpipe_child() -> i32 {
+    goro::freestanding::sigpipe_at_start() as i32
+}
+
+/// A write to a pipe whose read end is closed fails with EPIPE and the
+/// program lives on (the entry ignores SIGPIPE); a child started by
+/// `spawn` inherits SIGPIPE's default action, not the ignored one.
+pub fn broken_pipe() -> Outcome {
+    ensure!(goro::freestanding::sigpipe_at_start() == 0, "the kernel started /init with SIGPIPE not at its default");
+    let (r, w) = Fd::pipe().ctx("pipe")?;
+    drop(r);
+    let e = w.write(b"x");
+    ensure!(e == Err(Error::Os(32)), "write to a pipe with no reader: {e:?}, want EPIPE (32)");
+    let pid = spawn(c"/init", &[c"/init", c"sigpipe"], &[]).ctx("spawn")?;
+    let st = wait(pid).ctx("wait")?;
+    ensure!(st == ExitStatus::Exited(0), "child's inherited SIGPIPE disposition: {st:?}, want Exited(0) (default)");
+    Ok(())
+}
+
 /// Reads everything from a pipe's read end (after the writer is gone).
 fn drain(fd: &rustix::fd::OwnedFd, out: &mut heapless::Vec<u8, 1024>) {
     let mut buf = [0u8; 256];

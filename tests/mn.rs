@@ -458,3 +458,49 @@ fn sysmon_resumes_when_the_poller_takes_the_only_p() {
     assert!(by_reader, "the reader was woken only after the yielders gave up (10 s)");
     assert!(sysmon_polls >= 1, "sysmon's fallback poll should have delivered the data");
 }
+
+/// Goroutines woken by I/O go to the waking M's P, and a lone one there
+/// wakes no helper M (it runs once the current goroutine parks). Should
+/// the goroutine that M runs first compute without ever yielding, sysmon
+/// must wake an M to steal the other. Here that first goroutine spins until
+/// the other has run, so without sysmon's help it would spin until the
+/// bound. Both pipes become readable at once, and the rounds alternate the
+/// order, so that in some round the spinner is the one run first.
+#[test]
+fn io_wakeup_queued_behind_a_spinning_goroutine_still_runs() {
+    for round in 0..6u32 {
+        let (ran, waited) = run2(move || {
+            let (ra, wa) = Fd::pipe().unwrap();
+            let (rb, wb) = Fd::pipe().unwrap();
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let other = goro::spawn(move || {
+                let mut b = [0u8; 1];
+                rb.read(&mut b).unwrap();
+                f.store(true, Ordering::Release);
+            })
+            .unwrap();
+            // A host thread, so that no M is left looking for work once
+            // the pipes are written (one would steal the queued goroutine).
+            let writer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30)); // both readers park, both Ms sleep
+                let (first, second) = if round % 2 == 0 { (&wa, &wb) } else { (&wb, &wa) };
+                first.write(b"x").unwrap();
+                second.write(b"x").unwrap();
+            });
+            let mut b = [0u8; 1];
+            ra.read(&mut b).unwrap();
+            // No yield point from here until the other goroutine has run.
+            let t0 = Instant::now();
+            while !flag.load(Ordering::Acquire) && t0.elapsed() < Duration::from_secs(20) {
+                std::hint::spin_loop();
+            }
+            let waited = t0.elapsed();
+            let ran = flag.load(Ordering::Acquire);
+            other.join().unwrap();
+            writer.join().unwrap();
+            (ran, waited)
+        });
+        assert!(ran, "round {round}: the goroutine queued behind a spinning one did not run within {waited:?}");
+    }
+}

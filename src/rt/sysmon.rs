@@ -9,6 +9,8 @@
 //! - fires overdue timers;
 //! - asks goroutines that have run 10 ms without reaching a yield point to
 //!   yield at their next one (the request is counted in stats);
+//! - wakes an M to steal goroutines queued on a P that has not scheduled
+//!   since the last round while another P is idle;
 //! - prints the schedtrace line when one is due.
 
 use crate::netpoll;
@@ -105,7 +107,9 @@ pub(super) fn run() {
     }
 }
 
-/// Flags goroutines that have held their P for 10 ms without a schedule.
+/// Flags goroutines that have held their P for 10 ms without a schedule,
+/// and wakes an M for work stranded behind one. Returns whether it did
+/// either (sysmon then keeps its fast cadence).
 fn retake(now: i64, nprocs: usize) -> bool {
     let mut any = false;
     for (i, p) in PS[..nprocs].iter().enumerate() {
@@ -115,6 +119,16 @@ fn retake(now: i64, nprocs: usize) -> bool {
             seen.tick.store(tick, Ordering::Relaxed);
             seen.since.store(now, Ordering::Relaxed);
             continue;
+        }
+        // No schedule on this P since the last round, yet goroutines wait
+        // in its queue while another P idles with nobody looking for work:
+        // its M is stuck in one goroutine (computing, or in a blocking
+        // system call goro does not see). Readying I/O waiters wakes no
+        // helper for a lone goroutine (`sched::ready_list`); this does,
+        // within a round, and a spinning M steals it.
+        if !p.is_empty() && SCHED.npidle.load(Ordering::SeqCst) > 0 && SCHED.nmspinning.load(Ordering::SeqCst) == 0 {
+            sched::wakep();
+            any = true;
         }
         if now - seen.since.load(Ordering::Relaxed) < PREEMPT_AFTER {
             continue;

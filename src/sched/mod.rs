@@ -472,14 +472,40 @@ pub(crate) fn ready(i: usize) {
     wakep();
 }
 
+/// After goroutines woken by I/O (the poller, a close) were queued on `pp`, the P of the calling
+/// M: start a helper M only if more than one goroutine waits there. This
+/// M runs a lone one as soon as the current goroutine parks or yields,
+/// sooner than a sleeping M could wake up to steal it, so a server whose
+/// Ms keep up with its events is not woken twice per event (tokio's
+/// `should_notify_others`; Go wakes a helper for every batch). The price,
+/// as in tokio: that one goroutine waits behind the current one, should
+/// the current one compute for long before it parks.
+#[inline]
+fn wake_for_local(pp: &P) {
+    if pp.len() > 1 {
+        wakep();
+    }
+}
+
 /// Makes every goroutine in `list` runnable (they were parked).
 pub(crate) fn ready_list(list: &mut GList) {
+    if list.is_empty() {
+        return;
+    }
+    let p = current_m().map(|mi| MS[mi].p.load(Ordering::Relaxed)).filter(|&p| p != NO_P);
     while let Some(i) = list.pop() {
         let was = gs().at(i).status.swap(Status::Runnable as u32, Ordering::AcqRel);
         if was != Status::Waiting as u32 {
             crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
         }
-        put_runnable(i, false);
+        match p {
+            Some(p) => PS[p as usize].put(i, false),
+            None => global_put(i),
+        }
+    }
+    match p {
+        Some(p) => wake_for_local(&PS[p as usize]),
+        None => wakep(),
     }
 }
 

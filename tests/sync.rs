@@ -817,15 +817,23 @@ fn primitives_work_between_plain_threads() {
 }
 
 /// A CPU hog keeps one P busy so the two players get moved between Ms:
-/// wake-ups cross threads.
+/// wake-ups cross threads. The ping-pong goes on in rounds of 1,000 until a
+/// second M has run goroutines too (when depends on how soon the OS runs
+/// the second thread: a bound of 60 s, not a count, keeps this from
+/// depending on the machine's load).
 #[test]
 fn ping_pong_across_ms() {
     static PING: Channel<u32, 0> = Channel::new();
     static PONG: Channel<u32, 0> = Channel::new();
     static BUSY: AtomicBool = AtomicBool::new(true);
-    let per_m = run2(|| {
+    BUSY.store(true, Ordering::Relaxed);
+    let (per_m, rounds) = run2(|| {
         // Counters are process-wide: take this run's share of them.
         let before = goro::stats().context_switches_per_m;
+        let share = || {
+            let now = goro::stats().context_switches_per_m;
+            now.iter().zip(before.iter()).map(|(a, b)| a - b).collect::<Vec<u64>>()
+        };
         let hog = goro::spawn(|| {
             while BUSY.load(Ordering::Relaxed) {
                 for _ in 0..1000 {
@@ -841,16 +849,26 @@ fn ping_pong_across_ms() {
             }
         })
         .unwrap();
-        for i in 0..5_000 {
-            PING.send(i).unwrap();
-            assert_eq!(PONG.recv().unwrap(), i);
+        let t0 = std::time::Instant::now();
+        let mut i = 0u32;
+        loop {
+            for _ in 0..1_000 {
+                PING.send(i).unwrap();
+                assert_eq!(PONG.recv().unwrap(), i, "every value comes back, in order");
+                i += 1;
+            }
+            if share().iter().filter(|&&n| n > 0).count() >= 2 || t0.elapsed() > std::time::Duration::from_secs(60) {
+                break;
+            }
         }
         PING.close();
         pong.join().unwrap();
         BUSY.store(false, Ordering::Relaxed);
         hog.join().unwrap();
-        let after = goro::stats().context_switches_per_m;
-        after.iter().zip(before.iter()).map(|(a, b)| a - b).collect::<Vec<u64>>()
+        (share(), i)
     });
-    assert!(per_m.iter().filter(|&&n| n > 0).count() >= 2, "at least two Ms ran goroutines: {per_m:?}");
+    assert!(
+        per_m.iter().filter(|&&n| n > 0).count() >= 2,
+        "at least two Ms ran goroutines in {rounds} rounds: {per_m:?}"
+    );
 }

@@ -60,6 +60,9 @@ pub(crate) enum Pending {
         commit: unsafe fn(*mut u8, usize) -> bool,
         data: *mut u8,
     },
+    /// Park, committed by releasing the spin lock whose flag this is
+    /// (`sync`'s sole waits; `park_unlock`).
+    ParkUnlock(*const AtomicBool),
     /// The goroutine finished; its result is stored.
     Exit,
 }
@@ -966,6 +969,13 @@ fn finish_handoff(m: &M, h: Handoff) {
                 requeue(h.prev);
             }
         }
+        Pending::ParkUnlock(flag) => {
+            bump(&m.stats.parks);
+            g.status.store(Status::Waiting as u32, Ordering::Release);
+            // SAFETY: `park_unlock`'s caller holds this lock, which outlives
+            // the parked goroutine's borrow of it.
+            unsafe { (*flag).store(false, Ordering::Release) };
+        }
         Pending::Exit => {
             g.status.store(Status::Dead as u32, Ordering::Release);
             crate::rt::on_exit(h.prev);
@@ -1008,6 +1018,18 @@ pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
         c.is_some_and(|c| c(g))
     }
     switch_away(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
+}
+
+/// Parks the running goroutine `i`, which holds the spin lock whose flag is
+/// `lock`; the park commits by releasing it (Go's `parkunlock`) once `i` is
+/// off its stack, so whoever takes the lock next finds `i` parked.
+///
+/// # Safety
+///
+/// The caller holds that lock (its flag is true and is ours to clear), and
+/// the lock outlives the park.
+pub(crate) unsafe fn park_unlock(i: usize, lock: &AtomicBool) {
+    switch_away(i, Pending::ParkUnlock(lock));
 }
 
 /// Ends the running goroutine `i`; its result is already stored.
@@ -1071,6 +1093,13 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
                     crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
                 }
                 run = who;
+            }
+            Pending::ParkUnlock(flag) => {
+                bump(&m.stats.parks);
+                g.status.store(Status::Waiting as u32, Ordering::Release);
+                // SAFETY: as in `finish_handoff`.
+                unsafe { (*flag).store(false, Ordering::Release) };
+                break (Outcome::Parked, who);
             }
             Pending::Exit => {
                 g.status.store(Status::Dead as u32, Ordering::Release);

@@ -83,6 +83,12 @@ impl<T> SpinLock<T> {
         self.data.get_mut()
     }
 
+    /// The lock's flag, for a park that releases it as its commit
+    /// (`sched::park_unlock`).
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.locked
+    }
+
     /// Address of the lock, for `select`'s lock order.
     pub(crate) fn addr(&self) -> usize {
         self as *const Self as usize

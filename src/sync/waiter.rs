@@ -176,12 +176,10 @@ impl Parker {
         self.sole.set(true);
         let lock: &SpinLock<T> = guard.lock_ref();
         core::mem::forget(guard);
-        sched::park(self.g, move |_| {
-            // SAFETY: we took the lock (the guard forgotten above), and the
-            // goroutine that borrowed the guarded state is off its stack.
-            unsafe { lock.raw_unlock() };
-            true
-        });
+        // SAFETY: we hold the lock (the guard is forgotten, so only the
+        // park's commit releases it), and the primitive that owns it
+        // outlives this wait, which borrows it.
+        unsafe { sched::park_unlock(self.g, lock.flag()) };
         // The claimer stored DONE before it readied us.
         case_of(gs().at(self.g).sync_token.load(Ordering::Acquire))
     }

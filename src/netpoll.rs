@@ -247,6 +247,12 @@ pub(crate) fn pds() -> RawArena<'static, PollDesc> {
     POLLER.pds.get()
 }
 
+/// Whether a runtime has installed its descriptor arena (none has before
+/// the process's first `run`).
+pub(crate) fn installed() -> bool {
+    POLLER.pds.is_set()
+}
+
 /// Makes `slots` the descriptor arena and creates the epoll instance and
 /// wake-up eventfd (once per process; they outlive runtimes).
 pub(crate) fn install(arena: RawArena<'static, PollDesc>) -> Result<(), Error> {

@@ -90,9 +90,11 @@ impl Drop for Ref<'_> {
 
 impl Fd {
     /// Registers `fd` (made non-blocking here) with the netpoller. Fails
-    /// with `ArenaFull` when every poll descriptor is in use, or with the
-    /// `epoll_ctl` error (e.g. `EPERM` for a regular file); the fd is closed
-    /// on failure.
+    /// with `ArenaFull` when every poll descriptor is in use, with the
+    /// `epoll_ctl` error (e.g. `Os(EPERM)` for a regular file, which epoll
+    /// cannot watch), or with `NotInGoroutine` before the process's first
+    /// `goro::run`; the fd is closed on failure (keep a `dup` of it if you
+    /// need it back).
     pub fn new(fd: OwnedFd) -> Result<Fd, Error> {
         sys::net::set_nonblocking(fd.as_fd_borrowed())?;
         Fd::register(fd, false)
@@ -101,6 +103,10 @@ impl Fd {
     /// Registers an fd that is already non-blocking; `stream` enables the
     /// short-read shortcut (only for fds where a short read means drained).
     pub(crate) fn register(fd: OwnedFd, stream: bool) -> Result<Fd, Error> {
+        if !netpoll::installed() {
+            // No runtime has run yet: there is no poller to register with.
+            return Err(Error::NotInGoroutine);
+        }
         let raw = sys::into_raw(fd);
         match netpoll::open(raw) {
             Ok(h) => {

@@ -218,3 +218,30 @@ fn no_fd_is_leaked_once_every_socket_is_closed() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("FDS before="), "{stdout}");
 }
+
+/// The child: sockets and `Fd`s made before the process's first `goro::run`
+/// (no poller exists yet) are an error, not an abort; a run afterwards works.
+fn before_any_run() {
+    assert_eq!(TcpListener::bind("127.0.0.1:0").err(), Some(Error::NotInGoroutine));
+    assert_eq!(UdpSocket::bind("127.0.0.1:0").err(), Some(Error::NotInGoroutine));
+    assert_eq!(UnixStream::pair().err(), Some(Error::NotInGoroutine));
+    assert_eq!(goro::poll::Fd::pipe().err(), Some(Error::NotInGoroutine));
+    let (r, _w) = std::io::pipe().unwrap();
+    assert_eq!(goro::poll::Fd::new(r.into()).err(), Some(Error::NotInGoroutine));
+    let ok = goro::run(|| TcpListener::bind("127.0.0.1:0").is_ok()).unwrap();
+    assert!(ok);
+    println!("REPORT before_any_run ok");
+}
+
+#[test]
+fn sockets_before_the_first_run_are_not_in_goroutine() {
+    if child_case().as_deref() == Some("before_any_run") {
+        before_any_run();
+        return;
+    }
+    if child_case().is_some() {
+        return;
+    }
+    let out = run_child("before_any_run", "sockets_before_the_first_run_are_not_in_goroutine", None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REPORT before_any_run ok"));
+}

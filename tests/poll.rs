@@ -133,3 +133,26 @@ fn io_outside_a_goroutine_that_would_block_is_an_error() {
     .unwrap();
     assert_eq!(r, Err(Error::NotInGoroutine));
 }
+
+#[test]
+fn fd_new_rejects_a_regular_file_and_makes_a_blocking_pipe_non_blocking() {
+    let (perm, got, timed_out) = goro::run(|| {
+        // epoll cannot watch a regular file: EPERM, returned, not a crash.
+        let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        let perm = Fd::new(file.into()).err();
+        // A blocking pipe from std: Fd::new makes it non-blocking, so an
+        // empty read parks (and times out) instead of blocking the thread.
+        let (r, w) = std::io::pipe().unwrap();
+        let (r, w) = (Fd::new(r.into()).unwrap(), Fd::new(w.into()).unwrap());
+        r.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let timed_out = r.read(&mut [0u8; 4]).err();
+        w.write_all(b"abc").unwrap();
+        let mut buf = [0u8; 4];
+        let n = r.read(&mut buf).unwrap();
+        (perm, buf[..n].to_vec(), timed_out)
+    })
+    .unwrap();
+    assert_eq!(perm, Some(Error::Os(1)), "EPERM");
+    assert_eq!(got, b"abc");
+    assert_eq!(timed_out, Some(Error::TimedOut));
+}

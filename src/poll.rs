@@ -66,6 +66,9 @@ impl FdMu {
 /// otherwise).
 pub struct Fd {
     h: Handle,
+    /// The run `h` belongs to (`rt::epoch`): an `Fd` that outlived its run
+    /// is closed for good, whatever runtime runs now.
+    epoch: u32,
     fd: i32,
     /// Reads are short only when the fd was drained (stream sockets,
     /// pipes): enables the short-read shortcut.
@@ -107,6 +110,9 @@ impl Fd {
             // No runtime has run yet: there is no poller to register with.
             return Err(Error::NotInGoroutine);
         }
+        // The epoch before the arena (see `rt::epoch`): a run starting in
+        // between leaves a stale epoch on a fresh handle, never the reverse.
+        let epoch = crate::rt::epoch();
         let raw = sys::into_raw(fd);
         match netpoll::open(raw) {
             Ok(h) => {
@@ -114,7 +120,7 @@ impl Fd {
                 let mut mu = pd.fdmu.lock();
                 *mu = FdMu::new();
                 drop(mu);
-                Ok(Fd { h, fd: raw, stream, read_timeout: AtomicI64::new(0), write_timeout: AtomicI64::new(0) })
+                Ok(Fd { h, epoch, fd: raw, stream, read_timeout: AtomicI64::new(0), write_timeout: AtomicI64::new(0) })
             }
             Err(e) => {
                 sys::close_raw(raw);
@@ -135,6 +141,12 @@ impl Fd {
         self.fd
     }
 
+    /// The poll descriptor, unless the fd was closed or outlived its run.
+    fn pd(&self) -> Option<&'static PollDesc> {
+        let pd = netpoll::get(self.h)?;
+        (self.epoch == crate::rt::epoch()).then_some(pd)
+    }
+
     fn borrow(&self) -> BorrowedFd<'static> {
         epoll::borrow(self.fd)
     }
@@ -143,12 +155,12 @@ impl Fd {
     /// goroutine holds it).
     fn acquire(&self, mode: Option<Mode>) -> Result<Ref<'_>, Error> {
         loop {
-            let pd = netpoll::get(self.h).ok_or(Error::Closed)?;
+            let pd = self.pd().ok_or(Error::Closed)?;
             let mut mu = pd.fdmu.lock();
             // Re-check the generation under the lock: the descriptor cannot
             // be freed while we hold a reference, nor reused while we hold
             // its lock with a matching generation.
-            if netpoll::get(self.h).is_none() || mu.closing {
+            if self.pd().is_none() || mu.closing {
                 return Err(Error::Closed);
             }
             match mode {
@@ -203,11 +215,11 @@ impl Fd {
     /// the fd itself is closed once the last of them has left. Closing twice
     /// returns `Error::Closed`.
     pub fn close(&self) -> Result<(), Error> {
-        let pd = netpoll::get(self.h).ok_or(Error::Closed)?;
+        let pd = self.pd().ok_or(Error::Closed)?;
         let mut wake = GList::new();
         let destroy = {
             let mut mu = pd.fdmu.lock();
-            if netpoll::get(self.h).is_none() || mu.closing {
+            if self.pd().is_none() || mu.closing {
                 return Err(Error::Closed);
             }
             mu.closing = true;

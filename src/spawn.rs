@@ -52,7 +52,8 @@ pub enum JoinError {
     /// The goroutine panicked; with the `std` feature the payload is kept.
     Panicked(Panic),
     /// The runtime that ran the goroutine has stopped; the goroutine was
-    /// abandoned (the handle outlived `goro::run`).
+    /// abandoned (the handle outlived `goro::run`, and may even be used
+    /// inside a later run).
     Lost,
 }
 
@@ -69,6 +70,8 @@ impl core::fmt::Display for JoinError {
 /// Dropping it detaches the goroutine.
 pub struct JoinHandle<T> {
     g: Handle,
+    /// The run `g` belongs to (`rt::epoch`).
+    epoch: u32,
     result: usize,
     _t: PhantomData<T>,
 }
@@ -144,7 +147,7 @@ where
     g.drop_result.store(drop_result::<T> as *const () as usize, Ordering::Relaxed);
     g.status.store(Status::Runnable as u32, Ordering::Release);
     sched::put_new(i);
-    Ok(JoinHandle { g: h, result, _t: PhantomData })
+    Ok(JoinHandle { g: h, epoch: crate::rt::epoch(), result, _t: PhantomData })
 }
 
 /// First Rust code of every goroutine (called by the arch trampoline).
@@ -220,8 +223,7 @@ impl<T> JoinHandle<T> {
     /// thread.
     pub fn join(self) -> Result<T, JoinError> {
         let this = ManuallyDrop::new(self);
-        let arena = gs();
-        let Some(g) = arena.get(this.g) else {
+        let Some(g) = this.slot() else {
             return Err(JoinError::Lost);
         };
         match sched::current() {
@@ -249,9 +251,16 @@ impl<T> JoinHandle<T> {
         r.map_err(JoinError::Panicked)
     }
 
-    /// Whether the goroutine has finished.
+    /// The goroutine's control block, unless the handle outlived its run.
+    fn slot(&self) -> Option<&'static crate::g::G> {
+        let g = gs().get(self.g)?;
+        (self.epoch == crate::rt::epoch()).then_some(g)
+    }
+
+    /// Whether the goroutine has finished (true too for one abandoned when
+    /// its runtime stopped).
     pub fn is_finished(&self) -> bool {
-        gs().get(self.g).is_none_or(|g| g.join.load(Ordering::Acquire) == JOIN_DONE)
+        self.slot().is_none_or(|g| g.join.load(Ordering::Acquire) == JOIN_DONE)
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -260,13 +269,13 @@ impl<T> JoinHandle<T> {
 
     /// The goroutine's id.
     pub fn id(&self) -> u64 {
-        gs().get(self.g).map_or(0, |g| g.goid.load(Ordering::Relaxed))
+        self.slot().map_or(0, |g| g.goid.load(Ordering::Relaxed))
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let Some(g) = gs().get(self.g) else { return };
+        let Some(g) = self.slot() else { return };
         if g.join.compare_exchange(JOIN_NONE, JOIN_DETACHED, Ordering::AcqRel, Ordering::Acquire).is_err() {
             // Already DONE: nobody will take the result, so drop it here.
             // SAFETY: as in `join`: DONE was acquired, the result is ours.

@@ -314,6 +314,36 @@ fn a_handle_that_outlives_its_runtime_reports_lost() {
 }
 
 #[test]
+fn a_handle_kept_past_its_runtime_is_lost_in_another_runtime() {
+    // Two runtimes whose arenas hand out the same slot index and
+    // generation: the stale handle must not reach the other's goroutine
+    // (nor read its result as the wrong type, nor detach it).
+    static A: goro::Runtime<8, 8> = goro::Runtime::new();
+    static B: goro::Runtime<8, 8> = goro::Runtime::new();
+    let stale = A
+        .run(goro::Config::new().procs(1), || {
+            goro::spawn(|| loop {
+                goro::yield_now();
+            })
+            .unwrap()
+        })
+        .unwrap();
+    let (lost, finished, id, own) = B
+        .run(goro::Config::new().procs(1), move || {
+            let own = goro::spawn(|| 42u64).unwrap();
+            let finished = stale.is_finished();
+            let id = stale.id();
+            let lost = matches!(stale.join(), Err(goro::JoinError::Lost));
+            (lost, finished, id, own.join().unwrap())
+        })
+        .unwrap();
+    assert!(lost, "the stale handle joined a goroutine of another runtime");
+    assert!(finished);
+    assert_eq!(id, 0);
+    assert_eq!(own, 42);
+}
+
+#[test]
 fn panics_surface_through_join() {
     let msg = goro::run(|| {
         let h = goro::spawn(|| -> u32 { panic!("boom in a goroutine") }).unwrap();

@@ -156,3 +156,24 @@ fn fd_new_rejects_a_regular_file_and_makes_a_blocking_pipe_non_blocking() {
     assert_eq!(got, b"abc");
     assert_eq!(timed_out, Some(Error::TimedOut));
 }
+
+#[test]
+fn an_fd_kept_past_its_runtime_is_closed_in_another_runtime() {
+    // Another runtime's descriptor arena has a slot with the same index and
+    // generation: the stale Fd must not act on (or close) that one.
+    static A: goro::Runtime<8, 8> = goro::Runtime::new();
+    static B: goro::Runtime<8, 8> = goro::Runtime::new();
+    let (stale_r, stale_w) = A.run(goro::Config::new().procs(1), || Fd::pipe().unwrap()).unwrap();
+    let got = B
+        .run(goro::Config::new().procs(1), move || {
+            let (r, w) = Fd::pipe().unwrap();
+            let errs = (stale_r.write(b"x").err(), stale_w.close().err(), stale_r.close().err());
+            w.write_all(b"ok").unwrap();
+            let mut buf = [0u8; 2];
+            let n = r.read(&mut buf).unwrap();
+            (errs, buf[..n].to_vec())
+        })
+        .unwrap();
+    assert_eq!(got.0, (Some(Error::Closed), Some(Error::Closed), Some(Error::Closed)));
+    assert_eq!(got.1, b"ok", "this runtime's own pipe still works");
+}

@@ -205,6 +205,9 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
             }
             self.region_gen.store(REGION.generation(), Ordering::Relaxed);
         }
+        // A new epoch before the arenas are installed: whoever sees them
+        // installed sees the new epoch too (see `epoch`).
+        EPOCH.fetch_add(1, Ordering::Release);
         raw.reset();
         self.pds.raw().reset();
         sched::install(raw, nprocs);
@@ -296,6 +299,19 @@ pub fn sleep(d: Duration) {
 
 fn wake_sleeper(g: usize, _seq: u32) {
     sched::ready(g);
+}
+
+/// Bumped by every run before it installs its arenas. Join handles and
+/// `Fd`s remember the epoch they were made in: an arena handle kept past
+/// its run must not resolve in the next run's arenas, which may belong to
+/// another `Runtime` whose slot has the same index and generation.
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The current run's epoch. Read it *after* the arena it qualifies: a run
+/// bumps it before installing its arenas (release), so a reader that got
+/// the new arena also gets the new epoch.
+pub(crate) fn epoch() -> u32 {
+    EPOCH.load(Ordering::Acquire)
 }
 
 /// Arena slot of the main goroutine.

@@ -22,7 +22,8 @@
 //! says DONE (an acquire that pairs with the exiting goroutine's release).
 #![allow(unsafe_code)]
 
-use crate::g::{Status, JOIN_DETACHED, JOIN_DONE, JOIN_G, JOIN_HOST, JOIN_NONE};
+use crate::arena::RawArena;
+use crate::g::{Status, G, JOIN_DETACHED, JOIN_DONE, JOIN_G, JOIN_HOST, JOIN_NONE};
 use crate::panic::{catch, Panic};
 use crate::sched::{self, gs};
 use crate::stack::REGION;
@@ -31,7 +32,7 @@ use crate::{arena::Handle, Error};
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{fence, Ordering};
 
 /// Closure and result, side by side at the top of the goroutine's stack.
 /// The result is uninitialised until the goroutine finishes; the join word
@@ -188,6 +189,19 @@ pub(crate) fn on_exit(i: usize) {
     }
 }
 
+/// Called by a stopping runtime once its goroutine arena has been reset
+/// (every handle to it is stale): host threads blocked in `join` on an
+/// abandoned goroutine wake up and return `JoinError::Lost`.
+pub(crate) fn wake_abandoned_joiners(arena: RawArena<'static, G>) {
+    fence(Ordering::SeqCst);
+    for i in 0..arena.capacity() {
+        let g = arena.at(i);
+        if g.join.compare_exchange(JOIN_HOST, JOIN_NONE, Ordering::SeqCst, Ordering::Relaxed).is_ok() {
+            futex::wake(&g.join, 1);
+        }
+    }
+}
+
 /// Drops the unread result at `addr`.
 ///
 /// # Safety
@@ -237,9 +251,23 @@ impl<T> JoinHandle<T> {
                 }
             }
             None => {
-                if g.join.compare_exchange(JOIN_NONE, JOIN_HOST, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                if g.join.compare_exchange(JOIN_NONE, JOIN_HOST, Ordering::SeqCst, Ordering::Acquire).is_ok() {
                     while g.join.load(Ordering::Acquire) != JOIN_DONE {
+                        // The runtime may stop and abandon the goroutine:
+                        // `wake_abandoned_joiners` makes the handle stale
+                        // before it looks for HOST, and we published HOST
+                        // before looking at the handle (SeqCst on both
+                        // sides), so one of us sees the other.
+                        fence(Ordering::SeqCst);
+                        if this.slot().is_none() {
+                            return Err(JoinError::Lost);
+                        }
                         futex::wait(&g.join, JOIN_HOST);
+                    }
+                    // DONE may come from a goroutine of a later run in the
+                    // same slot: take the result only if the handle is current.
+                    if this.slot().is_none() {
+                        return Err(JoinError::Lost);
                     }
                 }
             }

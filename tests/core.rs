@@ -314,6 +314,24 @@ fn a_handle_that_outlives_its_runtime_reports_lost() {
 }
 
 #[test]
+fn a_host_thread_joining_an_abandoned_goroutine_gets_lost() {
+    // The host thread blocks in join (most likely: main sleeps first, but
+    // either order must give Lost); main returns, the runtime abandons the
+    // goroutine, and the join returns instead of waiting forever.
+    let joiner = goro::run(|| {
+        let h = goro::spawn(|| loop {
+            goro::sleep(std::time::Duration::from_millis(1));
+        })
+        .unwrap();
+        let joiner = std::thread::spawn(move || h.join());
+        goro::sleep(std::time::Duration::from_millis(20));
+        joiner
+    })
+    .unwrap();
+    assert!(matches!(joiner.join().unwrap(), Err(goro::JoinError::Lost)));
+}
+
+#[test]
 fn a_handle_kept_past_its_runtime_is_lost_in_another_runtime() {
     // Two runtimes whose arenas hand out the same slot index and
     // generation: the stale handle must not reach the other's goroutine

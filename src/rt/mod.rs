@@ -232,6 +232,7 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         sched::set_spawner(None);
         let r = h.join();
         raw.reset();
+        spawn::wake_abandoned_joiners(raw);
         self.pds.raw().reset();
         match r {
             Ok(v) => Ok(v),

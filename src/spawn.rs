@@ -56,6 +56,9 @@ pub enum JoinError {
     /// abandoned (the handle outlived `goro::run`, and may even be used
     /// inside a later run).
     Lost,
+    /// A goroutine tried to join itself, which would wait forever. The
+    /// handle is dropped (the goroutine is detached and runs on).
+    SelfJoin,
 }
 
 impl core::fmt::Display for JoinError {
@@ -63,6 +66,7 @@ impl core::fmt::Display for JoinError {
         match self {
             JoinError::Panicked(_) => f.write_str("goroutine panicked"),
             JoinError::Lost => f.write_str("goroutine abandoned when its runtime stopped"),
+            JoinError::SelfJoin => f.write_str("a goroutine cannot join itself"),
         }
     }
 }
@@ -234,8 +238,12 @@ fn release(i: usize, drop_result: bool) {
 impl<T> JoinHandle<T> {
     /// Waits for the goroutine to finish and returns its result. From a
     /// goroutine it parks; from a thread outside the runtime it blocks the
-    /// thread.
+    /// thread. A goroutine joining its own handle gets
+    /// [`JoinError::SelfJoin`] rather than waiting forever.
     pub fn join(self) -> Result<T, JoinError> {
+        if sched::current() == Some(self.g.index()) && self.slot().is_some() {
+            return Err(JoinError::SelfJoin);
+        }
         let this = ManuallyDrop::new(self);
         let Some(g) = this.slot() else {
             return Err(JoinError::Lost);

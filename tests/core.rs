@@ -332,6 +332,29 @@ fn a_host_thread_joining_an_abandoned_goroutine_gets_lost() {
 }
 
 #[test]
+fn a_goroutine_joining_itself_gets_an_error_instead_of_hanging() {
+    use goro::sync::Channel;
+    static HANDLE: Channel<goro::JoinHandle<()>, 1> = Channel::new();
+    static RESULT: Channel<String, 1> = Channel::new();
+    let msg = run1(|| {
+        let h = goro::spawn(|| {
+            let me = HANDLE.recv().unwrap();
+            let r = me.join();
+            let self_join = matches!(r, Err(goro::JoinError::SelfJoin));
+            RESULT.send(format!("{}:{self_join}", r.err().map(|e| e.to_string()).unwrap_or_default())).unwrap();
+        })
+        .unwrap();
+        HANDLE.send(h).unwrap();
+        let msg = RESULT.recv().unwrap();
+        // The refused handle was dropped, which detached the goroutine: its
+        // slot is freed when it exits.
+        wait_until("the goroutine's slot to be freed", || goro::stats().goroutines_live == 1);
+        msg
+    });
+    assert_eq!(msg, "a goroutine cannot join itself:true");
+}
+
+#[test]
 fn a_handle_kept_past_its_runtime_is_lost_in_another_runtime() {
     // Two runtimes whose arenas hand out the same slot index and
     // generation: the stale handle must not reach the other's goroutine

@@ -251,7 +251,7 @@ impl<const N: usize, const FDS: usize> Default for Runtime<N, FDS> {
 fn resume_panic(e: spawn::JoinError) -> ! {
     match e {
         spawn::JoinError::Panicked(p) => std::panic::resume_unwind(p.into_payload()),
-        spawn::JoinError::Lost => crate::error::fatal("goro: run: main goroutine lost"),
+        spawn::JoinError::Lost | spawn::JoinError::SelfJoin => crate::error::fatal("goro: run: main goroutine lost"),
     }
 }
 

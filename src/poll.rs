@@ -76,6 +76,11 @@ pub struct Fd {
     /// Per-operation timeouts (ns, 0 = none), as `std`'s socket timeouts.
     read_timeout: AtomicI64,
     write_timeout: AtomicI64,
+    /// The deadlines set with `set_*_deadline` (absolute ns, 0 = none): a
+    /// per-operation timeout never extends past them, and clearing the
+    /// timeout re-arms them.
+    read_deadline: AtomicI64,
+    write_deadline: AtomicI64,
 }
 
 /// A held reference (and maybe a direction lock) on an `Fd`.
@@ -120,7 +125,16 @@ impl Fd {
                 let mut mu = pd.fdmu.lock();
                 *mu = FdMu::new();
                 drop(mu);
-                Ok(Fd { h, epoch, fd: raw, stream, read_timeout: AtomicI64::new(0), write_timeout: AtomicI64::new(0) })
+                Ok(Fd {
+                    h,
+                    epoch,
+                    fd: raw,
+                    stream,
+                    read_timeout: AtomicI64::new(0),
+                    write_timeout: AtomicI64::new(0),
+                    read_deadline: AtomicI64::new(0),
+                    write_deadline: AtomicI64::new(0),
+                })
             }
             Err(e) => {
                 sys::close_raw(raw);
@@ -455,16 +469,32 @@ impl Fd {
     }
 
     pub(crate) fn set_deadline(&self, mode: Mode, at: Option<Instant>) -> Result<(), Error> {
+        let ns = at.map_or(0, |t| t.as_nanos().max(1));
         let _r = self.acquire(None)?;
+        self.deadline(mode).store(ns, Ordering::Relaxed);
+        self.arm(mode, ns)
+    }
+
+    fn deadline(&self, mode: Mode) -> &AtomicI64 {
+        match mode {
+            Mode::Read => &self.read_deadline,
+            Mode::Write => &self.write_deadline,
+        }
+    }
+
+    /// Arms the descriptor's `mode` deadline timer for `ns` (0: none).
+    fn arm(&self, mode: Mode, ns: i64) -> Result<(), Error> {
         let mut wake = GList::new();
-        let r = netpoll::set_deadline(self.h, mode, at.map_or(0, |t| t.as_nanos().max(1)), &mut wake);
+        let r = netpoll::set_deadline(self.h, mode, ns, &mut wake);
         sched::ready_list(&mut wake);
         r
     }
 
     /// Per-operation timeout for reads, as `std`'s `set_read_timeout`:
-    /// each read fails with `TimedOut` if it waits longer than `d`.
-    /// `Some(Duration::ZERO)` is rejected (`InvalidConfig`), as in `std`.
+    /// each read fails with `TimedOut` if it waits longer than `d`, or
+    /// past the read deadline if that comes first (the two combine; neither
+    /// replaces the other). `Some(Duration::ZERO)` is rejected
+    /// (`InvalidConfig`), as in `std`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
         self.set_timeout(&self.read_timeout, Mode::Read, d)
     }
@@ -494,7 +524,9 @@ impl Fd {
         };
         slot.store(ns, Ordering::Relaxed);
         if ns == 0 {
-            self.set_deadline(mode, None)?;
+            // Drop the last operation's timeout, back to the deadline.
+            let _r = self.acquire(None)?;
+            self.arm(mode, self.deadline(mode).load(Ordering::Relaxed))?;
         }
         Ok(())
     }
@@ -507,9 +539,12 @@ impl Fd {
         };
         let ns = t.load(Ordering::Relaxed);
         if ns > 0 {
-            let mut wake = GList::new();
-            netpoll::set_deadline(self.h, mode, time::nanotime().saturating_add(ns), &mut wake)?;
-            sched::ready_list(&mut wake);
+            let mut at = time::nanotime().saturating_add(ns);
+            let deadline = self.deadline(mode).load(Ordering::Relaxed);
+            if deadline != 0 {
+                at = at.min(deadline);
+            }
+            self.arm(mode, at)?;
         }
         Ok(())
     }

@@ -177,3 +177,35 @@ fn an_fd_kept_past_its_runtime_is_closed_in_another_runtime() {
     assert_eq!(got.0, (Some(Error::Closed), Some(Error::Closed), Some(Error::Closed)));
     assert_eq!(got.1, b"ok", "this runtime's own pipe still works");
 }
+
+#[test]
+fn a_timeout_never_extends_a_deadline_and_clearing_it_keeps_the_deadline() {
+    let got = goro::run(|| {
+        let (r, w) = Fd::pipe().unwrap();
+        // Without the fix these reads waited forever; a byte written much
+        // later turns that into a wrong result instead of a hang.
+        goro::spawn(move || {
+            goro::sleep(Duration::from_secs(10));
+            let _ = w.write(b"late");
+            w
+        })
+        .unwrap();
+        let past = goro::time::Instant::now();
+        // A deadline in the past, then a (huge) per-operation timeout: the
+        // timeout does not replace the deadline.
+        r.set_read_deadline(Some(past)).unwrap();
+        r.set_read_timeout(Some(Duration::MAX)).unwrap();
+        let with_timeout = r.read(&mut [0u8; 4]);
+        // Clearing the timeout leaves the deadline in force.
+        r.set_read_timeout(None).unwrap();
+        let after_clear = r.read(&mut [0u8; 4]);
+        // The same with the deadline set after the timeout.
+        r.set_read_deadline(None).unwrap();
+        r.set_read_timeout(Some(Duration::MAX)).unwrap();
+        r.set_read_deadline(Some(past)).unwrap();
+        let deadline_after = r.read(&mut [0u8; 4]);
+        (with_timeout, after_clear, deadline_after)
+    })
+    .unwrap();
+    assert_eq!(got, (Err(Error::TimedOut), Err(Error::TimedOut), Err(Error::TimedOut)));
+}

@@ -210,7 +210,9 @@ macro_rules! fd_methods {
         impl $ty {
             /// Per-operation read timeout, as `std`'s: each read (or
             /// receive) fails with `Error::TimedOut` if it waits longer than
-            /// `d`. `None` clears it; `Some(Duration::ZERO)` is rejected.
+            /// `d`, or earlier if the read deadline passes first (a timeout
+            /// never extends a deadline). `None` clears it;
+            /// `Some(Duration::ZERO)` is rejected.
             pub fn set_read_timeout(&self, d: Option<core::time::Duration>) -> Result<(), crate::Error> {
                 self.fd.set_read_timeout(d)
             }

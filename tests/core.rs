@@ -187,6 +187,24 @@ fn invalid_stack_size_is_rejected() {
 }
 
 #[test]
+fn out_of_range_procs_and_stack_sizes_are_rejected_and_odd_sizes_round_up() {
+    static RT: goro::Runtime<4> = goro::Runtime::new();
+    for config in [
+        goro::Config::new().procs(65),
+        goro::Config::new().procs(usize::MAX),
+        goro::Config::new().stack_size(0),
+        goro::Config::new().stack_size(usize::MAX),
+        goro::Config::new().stack_size((1 << 30) + 1),
+    ] {
+        let e = RT.run(config, || ()).unwrap_err();
+        assert!(matches!(e, goro::Error::InvalidConfig(_)), "{config:?}: {e:?}");
+    }
+    // Not a power of two: rounded up to 32 KiB, and usable.
+    let v = RT.run(goro::Config::new().procs(1).stack_size(20_001), || goro::spawn(|| 5).unwrap().join().unwrap());
+    assert_eq!(v, Ok(5));
+}
+
+#[test]
 fn arena_exhaustion_names_the_capacity_and_recovers() {
     static RT: goro::Runtime<8> = goro::Runtime::new();
     let (err, after) = RT

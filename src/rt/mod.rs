@@ -69,8 +69,9 @@ pub struct Config {
     /// Bytes per goroutine stack slot including its guard page: a power of
     /// two from 16 KiB to 1 GiB (other values are rounded up to one).
     pub stack_size: usize,
-    /// Number of Ps (goroutines running in parallel); 0 means the number
-    /// of CPUs the process may run on (`sched_getaffinity`).
+    /// Number of Ps (goroutines running in parallel), at most 64; 0 means
+    /// the number of CPUs the process may run on (`sched_getaffinity`),
+    /// capped at 64.
     pub procs: usize,
     /// Where extra threads come from.
     pub threads: Threads,
@@ -112,7 +113,13 @@ impl Config {
         if self.stack_size < 16 * 1024 || self.stack_size > 1 << 30 {
             return Err(Error::InvalidConfig("stack_size must be between 16 KiB and 1 GiB"));
         }
-        Ok(self.stack_size.next_power_of_two())
+        let slot = self.stack_size.next_power_of_two();
+        // The guard is one page: with 64 KiB pages a 16 KiB slot would be
+        // all guard (and its usable size would underflow).
+        if slot < 4 * sys::page_size() {
+            return Err(Error::InvalidConfig("stack_size must be at least four pages (one is the guard page)"));
+        }
+        Ok(slot)
     }
 
     /// Applies `GORO_PROCS` and `GORO_SCHEDTRACE` from the environment.
@@ -127,7 +134,9 @@ impl Config {
     }
 
     fn nprocs(&self) -> Result<usize, Error> {
-        let n = if self.procs == 0 { sys::cpu_count().max(1) } else { self.procs };
+        // Automatic: one P per CPU, capped at the 64 Ms there are (a larger
+        // machine must not make the default configuration fail).
+        let n = if self.procs == 0 { sys::cpu_count().clamp(1, sched::MAX_M) } else { self.procs };
         if n > sched::MAX_M {
             return Err(Error::InvalidConfig("procs must be at most 64"));
         }

@@ -872,3 +872,56 @@ fn ping_pong_across_ms() {
         "at least two Ms ran goroutines in {rounds} rounds: {per_m:?}"
     );
 }
+
+// ------------------------------------------------------------- misuse
+
+#[test]
+fn misuse_panics_stay_in_their_goroutine_and_leave_the_primitives_usable() {
+    static WG: WaitGroup = WaitGroup::new();
+    static M: Mutex<u32> = Mutex::new(0);
+    static O: Once = Once::new();
+    let (wg_panicked, m_panicked, locked, value, once_panicked, ran_again) = run2(|| {
+        // More done() than add(): a documented panic, caught at the
+        // goroutine boundary; the counter is untouched and usable.
+        let wg_panicked = goro::spawn(|| WG.done()).unwrap().join().is_err();
+        WG.add(1);
+        WG.done();
+        WG.wait();
+        // A panic while holding the Mutex unlocks it (no poisoning).
+        let m_panicked = goro::spawn(|| {
+            let mut g = M.lock();
+            *g = 7;
+            panic!("while holding the lock");
+        });
+        let m_panicked = m_panicked.unwrap().join().is_err();
+        let locked = M.is_locked();
+        let value = *M.lock();
+        // A panicking Once counts as done.
+        let once_panicked = goro::spawn(|| O.call_once(|| panic!("init failed"))).unwrap().join().is_err();
+        let mut ran_again = false;
+        O.call_once(|| ran_again = true);
+        (wg_panicked, m_panicked, locked, value, once_panicked, ran_again)
+    });
+    assert!(wg_panicked && m_panicked && once_panicked);
+    assert!(!locked);
+    assert_eq!(value, 7);
+    assert!(!ran_again);
+}
+
+#[test]
+fn a_semaphore_request_beyond_the_permits_times_out_and_unblocks_the_queue() {
+    static S: Semaphore = Semaphore::new(2);
+    let (big, small, queued) = run2(|| {
+        assert!(S.try_acquire(3).is_none());
+        // A waiter queued behind the doomed request gets its permit once
+        // that request times out and leaves the queue.
+        let big = goro::spawn(|| S.acquire_timeout(3, Duration::from_millis(20)).err()).unwrap();
+        wait_until("the big request to queue", || S.try_acquire(1).is_none() || big.is_finished());
+        let small = goro::spawn(|| S.acquire().count()).unwrap();
+        let big = big.join().unwrap();
+        (big, small.join().unwrap(), S.available())
+    });
+    assert_eq!(big, Some(Error::TimedOut));
+    assert_eq!(small, 1);
+    assert_eq!(queued, 2);
+}

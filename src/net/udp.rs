@@ -49,6 +49,9 @@ impl UdpSocket {
 
     /// Receives one datagram, parking until one arrives; returns its length
     /// (at most `buf.len()`) and sender.
+    /// A datagram longer than `buf` is truncated: the rest of it is
+    /// discarded (as with `std`'s sockets); size `buf` for the largest
+    /// datagram expected.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), Error> {
         self.recv_from_inner(buf, false)
     }
@@ -79,7 +82,8 @@ impl UdpSocket {
         self.fd.io(Mode::Write, |s| sys::net::send(s, buf))
     }
 
-    /// Receives one datagram from the connected address.
+    /// Receives one datagram from the connected address (truncated to
+    /// `buf`, as [`UdpSocket::recv_from`]).
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.fd.io(Mode::Read, |s| sys::net::recv(s, buf, false))
     }

@@ -84,6 +84,9 @@ impl UnixDatagram {
 
     /// Receives one datagram and its sender's address (unnamed if the
     /// sender is not bound).
+    /// A datagram longer than `buf` is truncated: the rest of it is
+    /// discarded (as with `std`'s sockets); size `buf` for the largest
+    /// datagram expected.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, UnixAddr), Error> {
         let (n, addr) = self.fd.io(Mode::Read, |s| sys::net::recv_from(s, buf, false))?;
         Ok((n, UnixAddr::from_kernel(addr)?))
@@ -94,7 +97,8 @@ impl UnixDatagram {
         self.fd.io(Mode::Write, |s| sys::net::send(s, buf))
     }
 
-    /// Receives one datagram.
+    /// Receives one datagram (truncated to `buf`, as
+    /// [`UnixDatagram::recv_from`]).
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize, Error> {
         self.fd.io(Mode::Read, |s| sys::net::recv(s, buf, false))
     }

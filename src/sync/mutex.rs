@@ -34,7 +34,10 @@ const WAITERS: u32 = 2;
 const SPINS: u32 = 64;
 
 /// A mutual-exclusion lock whose waiters park (Go's `sync.Mutex`, holding
-/// its data like `std::sync::Mutex`). Not reentrant; no poisoning.
+/// its data like `std::sync::Mutex`). Not reentrant: a goroutine that
+/// locks it again while holding it deadlocks (as in Go). No poisoning: a
+/// panic while locked unlocks it as the guard drops, and the data stays as
+/// the panicking holder left it.
 ///
 /// ```no_run
 /// static COUNT: goro::sync::Mutex<u64> = goro::sync::Mutex::new(0);

@@ -26,6 +26,8 @@ const COMPLETE: u8 = 2;
 /// Go's `sync.Once`: [`call_once`](Self::call_once) runs its function the
 /// first time only; concurrent callers park until that run has finished.
 /// If the function panics, the `Once` counts as done (as Go's does).
+/// Calling `call_once` on the same `Once` from inside its function
+/// deadlocks (as in Go).
 pub struct Once {
     state: AtomicU8,
     waiters: SpinLock<WaitQueue>,

@@ -36,7 +36,8 @@ struct State {
 
 /// A reader-writer lock whose waiters park (Go's `sync.RWMutex`, holding
 /// its data like `std::sync::RwLock`). Not reentrant: a reader that asks
-/// for the read lock again while a writer waits deadlocks, as in Go.
+/// for the read lock again while a writer waits deadlocks, as in Go, and
+/// so does asking for the write lock while holding either lock.
 pub struct RwLock<T: ?Sized> {
     st: SpinLock<State>,
     data: UnsafeCell<T>,

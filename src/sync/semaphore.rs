@@ -69,7 +69,10 @@ impl Semaphore {
     }
 
     /// Takes `n` permits at once, parking until they are free (FIFO with
-    /// the other waiters).
+    /// the other waiters). A request for more permits than will ever be
+    /// free waits forever, and so do the requests queued behind it: use
+    /// [`acquire_timeout`](Self::acquire_timeout) or
+    /// [`try_acquire`](Self::try_acquire) when `n` may exceed the total.
     pub fn acquire_many(&self, n: usize) -> SemaphorePermit<'_> {
         match self.acquire_inner(n, None) {
             Ok(p) => p,
@@ -94,6 +97,10 @@ impl Semaphore {
 
     /// Adds `n` permits (also what dropping a permit does), waking waiters
     /// whose requests now fit.
+    ///
+    /// # Panics
+    ///
+    /// If the number of free permits would overflow `usize`.
     pub fn release(&self, n: usize) {
         let mut woken = ClaimList::new();
         {

@@ -38,6 +38,10 @@ impl WaitGroup {
     }
 
     /// Adds `n` to the counter.
+    ///
+    /// # Panics
+    ///
+    /// If the counter would overflow `usize`.
     pub fn add(&self, n: usize) {
         let mut st = self.st.lock();
         st.count = st.count.checked_add(n).unwrap_or_else(|| panic!("goro::sync::WaitGroup: counter overflow"));

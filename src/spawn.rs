@@ -241,14 +241,15 @@ impl<T> JoinHandle<T> {
     /// thread. A goroutine joining its own handle gets
     /// [`JoinError::SelfJoin`] rather than waiting forever.
     pub fn join(self) -> Result<T, JoinError> {
-        if sched::current() == Some(self.g.index()) && self.slot().is_some() {
-            return Err(JoinError::SelfJoin);
-        }
-        let this = ManuallyDrop::new(self);
-        let Some(g) = this.slot() else {
+        let me = sched::current();
+        let Some(g) = self.slot() else {
             return Err(JoinError::Lost);
         };
-        match sched::current() {
+        if me == Some(self.g.index()) {
+            return Err(JoinError::SelfJoin); // dropping `self` detaches us
+        }
+        let this = ManuallyDrop::new(self);
+        match me {
             Some(me) => {
                 while g.join.load(Ordering::Acquire) != JOIN_DONE {
                     sched::park(me, |me| {

@@ -494,7 +494,7 @@ impl Fd {
     /// each read fails with `TimedOut` if it waits longer than `d`, or
     /// past the read deadline if that comes first (the two combine; neither
     /// replaces the other). `Some(Duration::ZERO)` is rejected
-    /// (`InvalidConfig`), as in `std`.
+    /// (`InvalidInput`), as in `std`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
         self.set_timeout(&self.read_timeout, Mode::Read, d)
     }
@@ -518,7 +518,7 @@ impl Fd {
 
     fn set_timeout(&self, slot: &AtomicI64, mode: Mode, d: Option<Duration>) -> Result<(), Error> {
         let ns = match d {
-            Some(d) if d.is_zero() => return Err(Error::InvalidConfig("a zero timeout is not allowed")),
+            Some(d) if d.is_zero() => return Err(Error::InvalidInput("a zero timeout is not allowed")),
             Some(d) => time::dur_ns(d),
             None => 0,
         };

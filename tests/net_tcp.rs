@@ -248,7 +248,7 @@ fn read_timeout_and_deadline_give_timed_out() {
         assert_eq!(c.read(&mut buf).unwrap(), 3);
         assert_eq!(c.read(&mut buf), Err(Error::TimedOut));
         c.set_read_timeout(None).unwrap();
-        assert!(matches!(c.set_read_timeout(Some(Duration::ZERO)), Err(Error::InvalidConfig(_))));
+        assert!(matches!(c.set_read_timeout(Some(Duration::ZERO)), Err(Error::InvalidInput(_))));
 
         // Deadline: sticky until changed, even with data waiting.
         c.set_read_deadline(Some(goro::time::Instant::now() + Duration::from_millis(10))).unwrap();

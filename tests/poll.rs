@@ -66,7 +66,7 @@ fn per_operation_timeout_rearms_for_each_read() {
         let ok = r.read(&mut buf).unwrap();
         let e2 = r.read(&mut buf).err();
         assert_eq!(
-            r.set_read_timeout(Some(Duration::ZERO)).err().map(|e| matches!(e, Error::InvalidConfig(_))),
+            r.set_read_timeout(Some(Duration::ZERO)).err().map(|e| matches!(e, Error::InvalidInput(_))),
             Some(true)
         );
         (e1, ok, e2)

@@ -20,7 +20,7 @@ use crate::sched::{self, GList};
 use crate::sys::{self, epoll, AsFdBorrowed, BorrowedFd, Errno, OwnedFd};
 use crate::time::{self, Instant};
 use crate::Error;
-use core::sync::atomic::{AtomicI64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use core::time::Duration;
 
 /// Reference count and direction locks of one descriptor, guarded by
@@ -81,6 +81,9 @@ pub struct Fd {
     /// timeout re-arms them.
     read_deadline: AtomicI64,
     write_deadline: AtomicI64,
+    /// The raw fd is still open: cleared by `destroy`, the one place that
+    /// closes it while its run lasts.
+    open: AtomicBool,
 }
 
 /// A held reference (and maybe a direction lock) on an `Fd`.
@@ -134,6 +137,7 @@ impl Fd {
                     write_timeout: AtomicI64::new(0),
                     read_deadline: AtomicI64::new(0),
                     write_deadline: AtomicI64::new(0),
+                    open: AtomicBool::new(true),
                 })
             }
             Err(e) => {
@@ -222,6 +226,7 @@ impl Fd {
     /// Unregisters, frees the descriptor and closes the fd.
     fn destroy(&self) {
         netpoll::close(self.h);
+        self.open.store(false, Ordering::Relaxed);
         sys::close_raw(self.fd);
     }
 
@@ -552,7 +557,16 @@ impl Fd {
 
 impl Drop for Fd {
     fn drop(&mut self) {
-        let _ = self.close();
+        if self.close().is_err() && *self.open.get_mut() {
+            // The fd outlived its run: the runtime let go of its descriptor
+            // without closing it (abandoned, as at a Go program's exit), so
+            // the number is still ours and nobody else can hold it. Close
+            // it; the kernel drops its epoll registration with it. (`close`
+            // failing with the fd open is only this: a `Drop` has no
+            // `Ref`s left, so a close in progress would have finished.)
+            *self.open.get_mut() = false;
+            sys::close_raw(self.fd);
+        }
     }
 }
 

@@ -219,6 +219,46 @@ fn no_fd_is_leaked_once_every_socket_is_closed() {
     assert!(stdout.contains("FDS before="), "{stdout}");
 }
 
+/// The child: sockets that outlive the run that made them (returned from
+/// it) are closed for use (`Closed`), even while a later run reuses their
+/// descriptor slots, and dropping them closes their fds.
+fn outlived() {
+    goro::run(|| ()).unwrap();
+    let before = open_fds();
+    let (l, u) =
+        goro::run(|| (TcpListener::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap())).unwrap();
+    let (r, w) = goro::run(goro::poll::Fd::pipe).unwrap().unwrap();
+    assert_eq!(open_fds(), before + 4, "the escaped sockets and pipe are still open");
+    // A later run, whose sockets take the same descriptor slots.
+    let stale = goro::run(move || {
+        let _fresh = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut buf = [0u8; 4];
+        (l.accept().err(), u.recv_from(&mut buf).err(), r.read(&mut buf).err(), w.write(b"x").err(), l, u, r, w)
+    })
+    .unwrap();
+    assert_eq!(stale.0.map(|e| e.to_string()), Some(Error::Closed.to_string()));
+    assert_eq!(stale.1, Some(Error::Closed));
+    assert_eq!(stale.2, Some(Error::Closed));
+    assert_eq!(stale.3, Some(Error::Closed));
+    drop(stale);
+    let after = open_fds();
+    println!("REPORT outlived before={before} after={after}");
+    assert_eq!(before, after, "dropping sockets that outlived their run closes their fds");
+}
+
+#[test]
+fn sockets_that_outlive_their_run_are_closed_when_dropped() {
+    if child_case().as_deref() == Some("outlived") {
+        outlived();
+        return;
+    }
+    if child_case().is_some() {
+        return;
+    }
+    let out = run_child("outlived", "sockets_that_outlive_their_run_are_closed_when_dropped", None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("REPORT outlived"));
+}
+
 /// The child: sockets and `Fd`s made before the process's first `goro::run`
 /// (no poller exists yet) are an error, not an abort; a run afterwards works.
 fn before_any_run() {

@@ -417,6 +417,8 @@ struct RunResult {
     /// CPU use of everything else on the machine during the window, in
     /// CPUs (busy time from /proc/stat minus server and client).
     other: f64,
+    /// Which repetition (round of every server) it belongs to.
+    rep: usize,
 }
 
 struct Ctx {
@@ -475,6 +477,7 @@ fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Resul
         p99_us: get("p99_ns")? / 1e3,
         client_util: get("client_cpu_us")? / (secs * 1e6),
         other: ((get("machine_busy_us")? - get("srv_cpu_us")? - get("client_cpu_us")?) / (secs * 1e6)).max(0.0),
+        rep: 0, // set by the caller
     })
 }
 
@@ -642,6 +645,22 @@ impl Point {
     }
 }
 
+impl Point {
+    /// `a / b` of `f`, paired by round: the median of the per-round
+    /// ratios. The servers of one round run back to back, so this cancels
+    /// machine-wide drift (the shared machine switches between fast and
+    /// slow spells lasting seconds to minutes) that a ratio of medians
+    /// keeps.
+    fn paired(&self, a: Kind, b: Kind, f: fn(&RunResult) -> f64) -> Option<f64> {
+        let (ra, rb) = (self.runs.get(&a)?, self.runs.get(&b)?);
+        let mut x: Vec<f64> = ra
+            .iter()
+            .filter_map(|x| rb.iter().find(|y| y.rep == x.rep).filter(|y| f(y) > 0.0).map(|y| f(x) / f(y)))
+            .collect();
+        (!x.is_empty()).then(|| median(&mut x))
+    }
+}
+
 /// 1234567.8 -> "1,234,568".
 fn thousands(x: f64) -> String {
     let s = format!("{:.0}", x.max(0.0));
@@ -721,7 +740,7 @@ pub fn bench(o: &Opts, go: Option<&GoBench>) {
                         continue;
                     }
                     match run_once(&ctx, s, conns, size, o) {
-                        Ok(r) => p.runs.entry(s.kind).or_default().push(r),
+                        Ok(r) => p.runs.entry(s.kind).or_default().push(RunResult { rep, ..r }),
                         Err(e) => {
                             *failures.entry(s.kind).or_default() += 1;
                             println!("  !! {} at {conns} conns x {size} B, run {}: {e}", s.kind.name(), rep + 1);
@@ -874,6 +893,18 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
         names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.client * 100.0), 0)));
         println!();
     }
+    println!("  paired by round (median of per-round ratios; see benches/README.md)");
+    println!("  {:<16} {:>11} {:>10} {:>10}", "", "CPU/floor", "rt/Go", "rt/tokio");
+    for p in points {
+        let pr = |b: Kind, f: fn(&RunResult) -> f64| cell(p.paired(Kind::Goro, b, f), 3);
+        println!(
+            "  {:<16} {:>11} {:>10} {:>10}",
+            format!("{} x {} B", p.conns, p.size),
+            pr(Kind::Floor, |r| r.cpu_rt_us),
+            pr(Kind::Go, |r| r.rps),
+            pr(Kind::Tokio, |r| r.rps)
+        );
+    }
     if !sys_per_rt.is_empty() {
         print!("  {:<16}", "syscalls/rt");
         names.iter().for_each(|&k| print!(" {:>9}", cell(sys_per_rt.get(&k).copied(), 2)));
@@ -898,11 +929,12 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
             _ => None,
         };
         println!(
-            "  goro server CPU/rt <= {cpu_target:.2} x floor   {:>5} x {:>3} B: {:>6}  {}",
+            "  goro server CPU/rt <= {cpu_target:.2} x floor   {:>5} x {:>3} B: {:>6}  {}  (paired {})",
             p.conns,
             p.size,
             r.map_or("-".into(), |r| format!("{r:.3}")),
-            verdict(r.map(|r| r <= cpu_target), have(Kind::Goro) && g.is_none())
+            verdict(r.map(|r| r <= cpu_target), have(Kind::Goro) && g.is_none()),
+            cell(p.paired(Kind::Goro, Kind::Floor, |r| r.cpu_rt_us), 3)
         );
     }
     let mut client_bound = false;
@@ -917,13 +949,15 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
         client_bound |= bound;
         let rps = |k: Kind| p.med(k).map(|m| m.rps);
         println!(
-            "  goro rt/s >= Go and tokio         {:>5} x {:>3} B: goro/Go {:>6}, goro/tokio {:>6}  {}{}",
+            "  goro rt/s >= Go and tokio         {:>5} x {:>3} B: goro/Go {:>6}, goro/tokio {:>6}  {}{}  (paired {}, {})",
             p.conns,
             p.size,
             ratio(rps(Kind::Goro), rps(Kind::Go)),
             ratio(rps(Kind::Goro), rps(Kind::Tokio)),
             verdict(ok, have(Kind::Goro) && g.is_none()),
-            if bound { " *" } else { "" }
+            if bound { " *" } else { "" },
+            cell(p.paired(Kind::Goro, Kind::Go, |r| r.rps), 3),
+            cell(p.paired(Kind::Goro, Kind::Tokio, |r| r.rps), 3)
         );
     }
     if o.strace {

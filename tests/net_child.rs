@@ -246,17 +246,22 @@ fn outlived() {
     assert_eq!(before, after, "dropping sockets that outlived their run closes their fds");
 }
 
+/// In the child for `case`, runs `body`; in the parent, starts that child
+/// (running test `test`) and checks that it printed `report`.
+fn child_test(case: &str, test: &str, body: fn(), report: &str) {
+    match child_case().as_deref() {
+        Some(c) if c == case => body(),
+        Some(_) => {} // the child of another test
+        None => {
+            let out = run_child(case, test, None);
+            assert!(String::from_utf8_lossy(&out.stdout).contains(report));
+        }
+    }
+}
+
 #[test]
 fn sockets_that_outlive_their_run_are_closed_when_dropped() {
-    if child_case().as_deref() == Some("outlived") {
-        outlived();
-        return;
-    }
-    if child_case().is_some() {
-        return;
-    }
-    let out = run_child("outlived", "sockets_that_outlive_their_run_are_closed_when_dropped", None);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("REPORT outlived"));
+    child_test("outlived", "sockets_that_outlive_their_run_are_closed_when_dropped", outlived, "REPORT outlived");
 }
 
 /// The child: sockets and `Fd`s made before the process's first `goro::run`
@@ -275,13 +280,10 @@ fn before_any_run() {
 
 #[test]
 fn sockets_before_the_first_run_are_not_in_goroutine() {
-    if child_case().as_deref() == Some("before_any_run") {
-        before_any_run();
-        return;
-    }
-    if child_case().is_some() {
-        return;
-    }
-    let out = run_child("before_any_run", "sockets_before_the_first_run_are_not_in_goroutine", None);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("REPORT before_any_run ok"));
+    child_test(
+        "before_any_run",
+        "sockets_before_the_first_run_are_not_in_goroutine",
+        before_any_run,
+        "REPORT before_any_run ok",
+    );
 }

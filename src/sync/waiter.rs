@@ -176,8 +176,7 @@ impl Parker {
         self.sole.set(true);
         let lock: &SpinLock<T> = guard.lock_ref();
         core::mem::forget(guard);
-        // SAFETY: we hold the lock (the guard is forgotten, so only the
-        // park's commit releases it), and the primitive that owns it
+        // SAFETY: we hold the lock (its guard is forgotten: only the park's commit releases it); its primitive
         // outlives this wait, which borrows it.
         unsafe { sched::park_unlock(self.g, lock.flag()) };
         // The claimer stored DONE before it readied us.

@@ -475,9 +475,10 @@ pub(crate) fn ready(i: usize) {
     wakep();
 }
 
-/// After goroutines woken by I/O (the poller, a close) were queued on `pp`, the P of the calling
-/// M: start a helper M only if more than one goroutine waits there. This
-/// M runs a lone one as soon as the current goroutine parks or yields,
+/// After goroutines woken by I/O (the poller, a close) were queued on
+/// `pp`, the P of the calling M: start a helper M only if more than one
+/// goroutine waits there. This M runs a lone one as soon as the current
+/// goroutine parks or yields,
 /// sooner than a sleeping M could wake up to steal it, so a server whose
 /// Ms keep up with its events is not woken twice per event (tokio's
 /// `should_notify_others`; Go wakes a helper for every batch). The price,
@@ -969,13 +970,7 @@ fn finish_handoff(m: &M, h: Handoff) {
                 requeue(h.prev);
             }
         }
-        Pending::ParkUnlock(flag) => {
-            bump(&m.stats.parks);
-            g.status.store(Status::Waiting as u32, Ordering::Release);
-            // SAFETY: `park_unlock`'s caller holds this lock, which outlives
-            // the parked goroutine's borrow of it.
-            unsafe { (*flag).store(false, Ordering::Release) };
-        }
+        Pending::ParkUnlock(flag) => commit_park_unlock(m, g, flag),
         Pending::Exit => {
             g.status.store(Status::Dead as u32, Ordering::Release);
             crate::rt::on_exit(h.prev);
@@ -1030,6 +1025,17 @@ pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
 /// the lock outlives the park.
 pub(crate) unsafe fn park_unlock(i: usize, lock: &AtomicBool) {
     switch_away(i, Pending::ParkUnlock(lock));
+}
+
+/// Commits a `park_unlock` of goroutine `g`, now off its stack: it is
+/// `Waiting`, then the lock is released (after which a waker may ready it).
+#[inline]
+fn commit_park_unlock(m: &M, g: &G, flag: *const AtomicBool) {
+    bump(&m.stats.parks);
+    g.status.store(Status::Waiting as u32, Ordering::Release);
+    // SAFETY: `park_unlock`'s caller held this lock when it parked, and the
+    // lock outlives the parked goroutine's borrow of it.
+    unsafe { (*flag).store(false, Ordering::Release) };
 }
 
 /// Ends the running goroutine `i`; its result is already stored.
@@ -1095,10 +1101,7 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
                 run = who;
             }
             Pending::ParkUnlock(flag) => {
-                bump(&m.stats.parks);
-                g.status.store(Status::Waiting as u32, Ordering::Release);
-                // SAFETY: as in `finish_handoff`.
-                unsafe { (*flag).store(false, Ordering::Release) };
+                commit_park_unlock(m, g, flag);
                 break (Outcome::Parked, who);
             }
             Pending::Exit => {

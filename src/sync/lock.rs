@@ -83,12 +83,6 @@ impl<T> SpinLock<T> {
         self.data.get_mut()
     }
 
-    /// The lock's flag, for a park that releases it as its commit
-    /// (`sched::park_unlock`).
-    pub(crate) fn flag(&self) -> &AtomicBool {
-        &self.locked
-    }
-
     /// Address of the lock, for `select`'s lock order.
     pub(crate) fn addr(&self) -> usize {
         self as *const Self as usize
@@ -101,10 +95,12 @@ pub(crate) struct SpinGuard<'a, T> {
 }
 
 impl<'a, T> SpinGuard<'a, T> {
-    /// The lock this guard holds (to release it later by hand, after
-    /// forgetting the guard).
-    pub(crate) fn lock_ref(&self) -> &'a SpinLock<T> {
-        self.lock
+    /// Keeps the lock held past the guard and returns its flag, for a park
+    /// that releases it as its commit (`sched::park_unlock`).
+    pub(crate) fn into_held_flag(self) -> &'a AtomicBool {
+        let flag = &self.lock.locked;
+        core::mem::forget(self);
+        flag
     }
 }
 

@@ -63,7 +63,7 @@
 //! of the queue the waiter is in.
 #![allow(unsafe_code)]
 
-use super::lock::{SpinGuard, SpinLock};
+use super::lock::SpinGuard;
 use crate::sched::{self, gs};
 use crate::sys::futex;
 use crate::time;
@@ -174,11 +174,10 @@ impl Parker {
             return self.park(deadline);
         }
         self.sole.set(true);
-        let lock: &SpinLock<T> = guard.lock_ref();
-        core::mem::forget(guard);
-        // SAFETY: we hold the lock (its guard is forgotten: only the park's commit releases it); its primitive
+        let flag = guard.into_held_flag();
+        // SAFETY: we hold the lock (its guard is gone: only the park's commit releases it); its primitive
         // outlives this wait, which borrows it.
-        unsafe { sched::park_unlock(self.g, lock.flag()) };
+        unsafe { sched::park_unlock(self.g, flag) };
         // The claimer stored DONE before it readied us.
         case_of(gs().at(self.g).sync_token.load(Ordering::Acquire))
     }

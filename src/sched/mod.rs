@@ -335,11 +335,19 @@ pub(crate) fn goid_of(i: usize) -> u64 {
     gs().at(i).goid.load(Ordering::Relaxed)
 }
 
-/// An address on the current stack.
+/// An address on the current stack: the stack pointer itself, read with
+/// one instruction (no stack slot written and read back).
 #[inline(always)]
 fn stack_addr() -> usize {
-    let marker = 0u8;
-    core::hint::black_box(&marker) as *const u8 as usize
+    let sp: usize;
+    // SAFETY: reads the stack pointer into a register; touches no memory, no flags, and no other register.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    sp
 }
 
 /// Index of the running goroutine, or `None` on a thread that is not

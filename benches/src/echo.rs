@@ -6,9 +6,14 @@
 //! generator (`goro-bench echo-client`, pinned to another CPU) against it,
 //! and kills both. The client reports round trips, latency, its own CPU
 //! time and the server's /proc/PID/stat CPU time over the same window.
-//! Medians over the repetitions are printed, with ratios and targets. A
-//! last, short run per server under `strace -c -f` counts system calls per
-//! round trip.
+//! Medians over the repetitions are printed, with ratios and targets. Two
+//! last, short runs per server count system calls per round trip: one
+//! with `perf stat` counting the `raw_syscalls:sys_enter` tracepoint (a
+//! counter bump per call, so the server runs at its normal speed), one
+//! under `strace -c -f` (which names the calls, but slows every one of
+//! them down so much that the server, not the client, becomes the
+//! bottleneck: it then finds more events per epoll wait than it does in
+//! the measured runs).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -545,7 +550,39 @@ fn all_traced(pid: u32) -> bool {
     any
 }
 
-fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, String> {
+/// How system calls are counted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    /// `strace -c -f -p PID`: per call, but slowing each one down.
+    Strace,
+    /// `perf stat -e raw_syscalls:sys_enter -p PID`: the total only, at
+    /// about the server's normal speed.
+    Perf,
+}
+
+/// Parses `perf stat -x,` output: the count of the `raw_syscalls:sys_enter` line.
+fn parse_perf_stat(text: &str) -> Result<u64, String> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))
+        .ok_or_else(|| format!("no raw_syscalls:sys_enter line in perf output {text:?}"))?;
+    let field = line.split(',').next().unwrap_or("").trim();
+    field.parse().map_err(|_| {
+        format!("perf counted {field:?} (tracepoint not readable? needs root or perf_event_paranoid <= -1)")
+    })
+}
+
+/// Whether `perf stat` can count the syscall tracepoint here.
+fn perf_usable() -> Result<(), String> {
+    let out = Command::new("perf")
+        .args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "--", "true"])
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("perf: {e} (`apt-get install -y linux-perf`)"))?;
+    parse_perf_stat(&String::from_utf8_lossy(&out.stderr)).map(|_| ())
+}
+
+fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<StraceResult, String> {
     let (srv, addr) = start_server(s, &ctx.srv_cpus, ctx.procs)?;
     let mut cmd = client_cmd(ctx, &addr, STRACE_CONNS, STRACE_SIZE, 1.0, STRACE_WARMUP, srv.pid());
     cmd.arg("--control");
@@ -557,11 +594,28 @@ fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, S
         return Err(format!("client said {ready:?}, want `ready`"));
     }
     let _ = std::fs::remove_file(out_file);
-    let mut st = Command::new("strace");
-    st.args(["-c", "-f", "-p", &srv.pid().to_string(), "-o"]).arg(out_file);
+    let pid = srv.pid().to_string();
+    let st = match how {
+        Counter::Strace => {
+            let mut c = Command::new("strace");
+            c.args(["-c", "-f", "-p", &pid, "-o"]).arg(out_file);
+            c
+        }
+        Counter::Perf => {
+            let mut c = Command::new("perf");
+            c.args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", &pid, "-o"]).arg(out_file);
+            c
+        }
+    };
     let (mut strace, _) = Proc::spawn(st, &[], false)?;
     let t = Instant::now();
-    while !all_traced(srv.pid()) {
+    if how == Counter::Perf {
+        // perf stat has no "attached" signal; it attaches to every thread
+        // at once, well within this. Counting a little idle time costs
+        // nothing: the server makes no calls while idle but its sleeps.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    while how == Counter::Strace && !all_traced(srv.pid()) {
         if let Some(e) = strace.exited() {
             return Err(format!("strace exited ({e}):\n{}", indent(&strace.stderr_tail(5))));
         }
@@ -569,6 +623,9 @@ fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, S
             return Err("strace did not attach to every server thread within 5 s".into());
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if let Some(e) = strace.exited() {
+        return Err(format!("the counter exited early ({e}):\n{}", indent(&strace.stderr_tail(5))));
     }
     let tell = |cli: &mut Proc, what: &[u8]| {
         cli.stdin()
@@ -586,13 +643,16 @@ fn strace_once(ctx: &Ctx, s: &Server, out_file: &Path) -> Result<StraceResult, S
         .map_err(|_| format!("client printed no result\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))?;
     sys::kill(strace.pid(), libc::SIGINT);
     if strace.wait_for(Duration::from_secs(10)).is_none() {
-        return Err("strace did not exit within 10 s of SIGINT".into());
+        return Err("the counter did not exit within 10 s of SIGINT".into());
     }
     drop(cli); // the client kept its connections open until now
     let kv = parse_kv(&line);
     let rt: u64 = kv.get("rt").and_then(|v| v.parse().ok()).ok_or_else(|| format!("no rt in {line:?}"))?;
     let text = std::fs::read_to_string(out_file).map_err(|e| format!("{}: {e}", out_file.display()))?;
-    let (total, calls) = parse_strace(&text)?;
+    let (total, calls) = match how {
+        Counter::Strace => parse_strace(&text)?,
+        Counter::Perf => (parse_perf_stat(&text)?, Vec::new()),
+    };
     if rt == 0 {
         return Err("no round trip while traced".into());
     }
@@ -753,11 +813,12 @@ pub fn bench(o: &Opts, go: Option<&GoBench>) {
         }
     }
 
-    let mut sys_per_rt: HashMap<Kind, f64> = HashMap::new();
+    let mut sys = Syscalls::default();
     if o.strace {
-        sys_per_rt = strace_all(&ctx, &servers);
+        sys.perf = count_all(&ctx, &servers, Counter::Perf);
+        sys.strace = count_all(&ctx, &servers, Counter::Strace);
     }
-    print_summary(&points, &servers, &sys_per_rt, o);
+    print_summary(&points, &servers, &sys, o);
     println!("\necho bench time: {:.1} s", t_all.elapsed().as_secs_f64());
 }
 
@@ -820,20 +881,36 @@ fn print_point(p: &Point, servers: &[Server], took: Duration) {
     }
 }
 
-fn strace_all(ctx: &Ctx, servers: &[Server]) -> HashMap<Kind, f64> {
+fn count_all(ctx: &Ctx, servers: &[Server], how: Counter) -> HashMap<Kind, f64> {
     let mut res = HashMap::new();
-    println!("\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, strace -c -f -p PID)");
-    match Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
-        Ok(s) if s.success() => {}
-        _ => {
-            println!("  strace not available (`apt-get install -y strace`): skipped");
-            return res;
+    match how {
+        Counter::Strace => {
+            println!(
+                "\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, strace -c -f -p PID)"
+            );
+            match Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+                Ok(s) if s.success() => {}
+                _ => {
+                    println!("  strace not available (`apt-get install -y strace`): skipped");
+                    return res;
+                }
+            }
+        }
+        Counter::Perf => {
+            println!(
+                "\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, \
+                 perf stat -e raw_syscalls:sys_enter -p PID)"
+            );
+            if let Err(e) = perf_usable() {
+                println!("  perf cannot count system calls here: {e}: skipped");
+                return res;
+            }
         }
     }
     let exe = &ctx.me;
-    let out_file = exe.parent().unwrap_or(Path::new("/tmp")).join("goro-bench-strace.txt");
+    let out_file = exe.parent().unwrap_or(Path::new("/tmp")).join("goro-bench-syscalls.txt");
     for s in servers {
-        match strace_once(ctx, s, &out_file) {
+        match count_once(ctx, s, &out_file, how) {
             Ok(r) => {
                 let per = r.total as f64 / r.rt as f64;
                 let top: Vec<String> = r
@@ -842,23 +919,25 @@ fn strace_all(ctx: &Ctx, servers: &[Server]) -> HashMap<Kind, f64> {
                     .filter(|(_, n)| *n as f64 / r.rt as f64 >= 0.005)
                     .map(|(name, n)| format!("{name} {:.2}", *n as f64 / r.rt as f64))
                     .collect();
-                println!(
-                    "  {:<11} {per:6.2} syscalls/rt  ({} calls / {} rt; {})",
-                    s.kind.name(),
-                    r.total,
-                    r.rt,
-                    top.join(", ")
-                );
+                let detail = if top.is_empty() { String::new() } else { format!("; {}", top.join(", ")) };
+                println!("  {:<11} {per:6.2} syscalls/rt  ({} calls / {} rt{detail})", s.kind.name(), r.total, r.rt);
                 res.insert(s.kind, per);
             }
-            Err(e) => println!("  !! {}: strace run failed: {e}", s.kind.name()),
+            Err(e) => println!("  !! {}: counting run failed: {e}", s.kind.name()),
         }
     }
     let _ = std::fs::remove_file(&out_file);
     res
 }
 
-fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind, f64>, o: &Opts) {
+/// System calls per round trip by server, as each counter saw them.
+#[derive(Default)]
+struct Syscalls {
+    perf: HashMap<Kind, f64>,
+    strace: HashMap<Kind, f64>,
+}
+
+fn print_summary(points: &[Point], servers: &[Server], sys: &Syscalls, o: &Opts) {
     let have = |k: Kind| servers.iter().any(|s| s.kind == k);
     let names: Vec<Kind> = Kind::ALL.into_iter().filter(|&k| have(k)).collect();
     let cell = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
@@ -905,10 +984,12 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
             pr(Kind::Tokio, |r| r.rps)
         );
     }
-    if !sys_per_rt.is_empty() {
-        print!("  {:<16}", "syscalls/rt");
-        names.iter().for_each(|&k| print!(" {:>9}", cell(sys_per_rt.get(&k).copied(), 2)));
-        println!("   ({STRACE_CONNS} x {STRACE_SIZE} B, under strace)");
+    for (label, m, how) in [("syscalls/rt", &sys.perf, "perf stat"), ("syscalls/rt", &sys.strace, "under strace")] {
+        if !m.is_empty() {
+            print!("  {label:<16}");
+            names.iter().for_each(|&k| print!(" {:>9}", cell(m.get(&k).copied(), 2)));
+            println!("   ({STRACE_CONNS} x {STRACE_SIZE} B, {how})");
+        }
     }
 
     println!("\n== echo targets{}", if o.procs > 1 { format!(" ({} Ps)", o.procs) } else { String::new() });
@@ -961,11 +1042,16 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
         );
     }
     if o.strace {
-        let s = sys_per_rt.get(&Kind::Goro).copied();
+        // The verdict takes the perf count (the server at its normal speed)
+        // when there is one; strace's is shown beside it.
+        let (pf, st) = (sys.perf.get(&Kind::Goro).copied(), sys.strace.get(&Kind::Goro).copied());
+        let s = pf.or(st);
         println!(
-            "  goro syscalls/rt <= {SYSCALLS_TARGET:.2}          {STRACE_CONNS:>5} x {STRACE_SIZE:>3} B: {:>6}  {}",
+            "  goro syscalls/rt <= {SYSCALLS_TARGET:.2}          {STRACE_CONNS:>5} x {STRACE_SIZE:>3} B: {:>6}  {}  ({}; under strace {})",
             cell(s, 2),
-            verdict(s.map(|s| s <= SYSCALLS_TARGET), have(Kind::Goro) && s.is_none())
+            verdict(s.map(|s| s <= SYSCALLS_TARGET), have(Kind::Goro) && s.is_none()),
+            if pf.is_some() { "perf stat" } else { "no perf count" },
+            cell(st, 2)
         );
     }
     if client_bound {
@@ -979,7 +1065,15 @@ fn print_summary(points: &[Point], servers: &[Server], sys_per_rt: &HashMap<Kind
 
 #[cfg(test)]
 mod tests {
-    use super::parse_strace;
+    use super::{parse_perf_stat, parse_strace};
+
+    #[test]
+    fn perf_stat_count() {
+        let t = "# started on Sun Nov 29 10:23:38 2026\n\n109,,raw_syscalls:sys_enter,867407,100.00,,\n";
+        assert_eq!(parse_perf_stat(t), Ok(109));
+        assert!(parse_perf_stat("<not counted>,,raw_syscalls:sys_enter,0,0.00,,\n").is_err());
+        assert!(parse_perf_stat("# started\n").is_err());
+    }
 
     #[test]
     fn strace_table() {

@@ -62,10 +62,10 @@ impl Region {
         if base != 0 && self.shift.load(Ordering::Relaxed) == shift && self.count.load(Ordering::Relaxed) == count {
             return Ok(false);
         }
-        let len =
-            count.checked_mul(slot_size).ok_or(Error::InvalidConfig("stack region overflows the address space"))?;
+        const TOO_BIG: Error = Error::InvalidConfig("stack region overflows the address space");
+        let len = count.checked_mul(slot_size).ok_or(TOO_BIG)?;
         // Over-reserve by one slot so the base can be aligned to the slot size.
-        let raw = sys::reserve(len + slot_size)?;
+        let raw = sys::reserve(len.checked_add(slot_size).ok_or(TOO_BIG)?)?;
         let aligned = (raw + slot_size - 1) & !(slot_size - 1);
         if base != 0 {
             let old_len = self.count.load(Ordering::Relaxed) << self.shift.load(Ordering::Relaxed);
@@ -266,5 +266,32 @@ impl Drop for AltStack {
             // not running on it (drop runs on the thread's normal stack).
             unsafe { sys::unmap(self.mine, ALTSTACK_SIZE + sys::page_size()) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layout whose size (plus the alignment slot) passes the end of the
+    /// address space is a configuration error, and leaves the region alone.
+    #[test]
+    fn region_larger_than_the_address_space_is_an_error() {
+        let r = Region {
+            base: AtomicUsize::new(0),
+            shift: AtomicU32::new(0),
+            count: AtomicUsize::new(0),
+            guard: AtomicUsize::new(0),
+            goid_of: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+        };
+        let slot = 1usize << 30;
+        // count * slot fits in usize, count * slot + slot does not.
+        let count = usize::MAX / slot;
+        assert!(count.checked_mul(slot).is_some());
+        for c in [count, usize::MAX] {
+            assert!(matches!(r.setup(c, slot, |_| 0), Err(Error::InvalidConfig(_))), "count {c}");
+        }
+        assert_eq!((r.base.load(Ordering::Relaxed), r.generation()), (0, 0));
     }
 }

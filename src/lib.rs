@@ -42,7 +42,7 @@ mod sys;
 pub mod time;
 
 #[doc(hidden)]
-pub use arch::bench_switch_round_trips;
+pub use arch::{bench_chan_floor_round_trips, bench_switch_round_trips};
 pub(crate) use error::fatal;
 pub use error::Error;
 pub use panic::Panic;

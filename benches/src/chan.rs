@@ -238,6 +238,24 @@ pub fn bench(go: Option<&Path>) -> Vec<Row> {
             target,
         );
     }
+    ping_pong_floor(rows.iter().find(|r| r.name == "chan ping-pong, 1 P").and_then(|r| r.go));
     println!("\nchannel bench time: {:.1} s", t_all.elapsed().as_secs_f64());
     rows
+}
+
+/// The floor under the ping-pong figure: the hand-off mechanism alone
+/// (`goro::bench_chan_floor_round_trips`: two contexts on one thread with
+/// goro's switch, a spin lock per channel, a waiter slot, a run-next slot,
+/// the lock released after the switch), none of the runtime's bookkeeping.
+/// Printed next to Go's 1-P ping-pong.
+fn ping_pong_floor(go_1p: Option<f64>) {
+    let n = 5_000_000;
+    let mut runs: Vec<f64> =
+        (0..RUNS).map(|_| goro::bench_chan_floor_round_trips(n).expect("ping-pong floor") as f64 / n as f64).collect();
+    let m = median(&mut runs);
+    print!("  floor: channel hand-off mechanism alone, ping-pong round trip {m:.2} ns, runs {}", spread(&runs));
+    match go_1p {
+        Some(g) => println!(" = {:.3} of Go's 1-P ping-pong", m / g),
+        None => println!(),
+    }
 }

@@ -36,6 +36,9 @@ mod imp;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("goro supports x86_64 and aarch64 only");
 
+mod floor;
+
+pub use floor::bench_chan_floor_round_trips;
 pub(crate) use imp::init_stack;
 
 extern "C" {

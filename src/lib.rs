@@ -53,6 +53,15 @@ pub use rt::{
 pub use sched::yield_now;
 pub use spawn::{spawn, JoinError, JoinHandle};
 
+/// Whether the stack region set up by the last run guards its slots with
+/// guard regions (Linux 6.13's `MADV_GUARD_INSTALL`: the region is one
+/// kernel memory mapping) rather than `PROT_NONE` pages (two mappings per
+/// slot used, which `vm.max_map_count` caps). False before any run.
+#[doc(hidden)]
+pub fn stack_guard_regions() -> bool {
+    stack::REGION.guard_markers()
+}
+
 /// The id of the running goroutine (1 for the main goroutine of the first
 /// run in a process), or `None` outside a goroutine.
 pub fn goroutine_id() -> Option<u64> {

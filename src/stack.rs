@@ -1,16 +1,24 @@
 //! Guarded goroutine stacks in one reserved region, and the stack-overflow
 //! handler.
 //!
-//! The region is `count` slots of `1 << shift` bytes, reserved `PROT_NONE`
-//! with `MAP_NORESERVE`. Slot `i` belongs to goroutine arena slot `i`:
+//! The region is `count` slots of `1 << shift` bytes, mapped with
+//! `MAP_NORESERVE` (pages cost memory only once touched). Slot `i` belongs
+//! to goroutine arena slot `i`:
 //!
 //! ```text
 //!  slot base                                              slot base + size
-//!  | guard (PROT_NONE) | stack, grows down <-  | spawn packet | (next slot)
+//!  | guard page | stack, grows down <-  | spawn packet | (next slot)
 //! ```
 //!
-//! A slot's stack pages are made writable the first time it is used and stay
-//! so; the guard page never is. Because slots are aligned to their size, the
+//! Where the kernel has guard regions (`MADV_GUARD_INSTALL`, Linux 6.13)
+//! the region is mapped read-write and a slot's first use installs its
+//! guard page as a guard region: the whole region stays one kernel memory
+//! mapping. Elsewhere (older kernels, qemu-user) it is reserved `PROT_NONE`
+//! and a slot's first use makes its stack pages writable with `mprotect`,
+//! which leaves the guard page a `PROT_NONE` hole: two mappings per slot,
+//! so `vm.max_map_count` (65530 by default) caps the slots ever used at
+//! about 32,000. Either way stack pages stay writable once used and the
+//! guard page faults on any access. Because slots are aligned to their size, the
 //! running goroutine's index is `(sp - base) >> shift`: no thread-local
 //! storage is needed, on any thread.
 //!
@@ -41,6 +49,9 @@ pub(crate) struct Region {
     goid_of: AtomicUsize,
     /// Bumped each time a new region replaces the old one (0: none yet).
     generation: AtomicU64,
+    /// The region is mapped read-write and a slot's guard page is a guard
+    /// region (`MADV_GUARD_INSTALL`), not a `PROT_NONE` hole.
+    markers: AtomicBool,
 }
 
 pub(crate) static REGION: Region = Region {
@@ -50,6 +61,7 @@ pub(crate) static REGION: Region = Region {
     guard: AtomicUsize::new(0),
     goid_of: AtomicUsize::new(0),
     generation: AtomicU64::new(0),
+    markers: AtomicBool::new(false),
 };
 
 impl Region {
@@ -65,7 +77,15 @@ impl Region {
         const TOO_BIG: Error = Error::InvalidConfig("stack region overflows the address space");
         let len = count.checked_mul(slot_size).ok_or(TOO_BIG)?;
         // Over-reserve by one slot so the base can be aligned to the slot size.
-        let raw = sys::reserve(len.checked_add(slot_size).ok_or(TOO_BIG)?)?;
+        let total = len.checked_add(slot_size).ok_or(TOO_BIG)?;
+        // With guard regions the whole region is one read-write mapping (a
+        // strict overcommit policy may refuse one that large: then fall back).
+        let rw = if sys::guard_regions_work() { sys::reserve_rw(total).ok() } else { None };
+        let markers = rw.is_some();
+        let raw = match rw {
+            Some(raw) => raw,
+            None => sys::reserve(total)?,
+        };
         let aligned = (raw + slot_size - 1) & !(slot_size - 1);
         if base != 0 {
             let old_len = self.count.load(Ordering::Relaxed) << self.shift.load(Ordering::Relaxed);
@@ -78,6 +98,7 @@ impl Region {
         self.count.store(count, Ordering::Relaxed);
         self.guard.store(sys::page_size(), Ordering::Relaxed);
         self.goid_of.store(goid_of as usize, Ordering::Relaxed);
+        self.markers.store(markers, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Relaxed);
         self.base.store(aligned, Ordering::Release);
         Ok(true)
@@ -116,12 +137,25 @@ impl Region {
         self.slot_size() - self.guard.load(Ordering::Relaxed)
     }
 
-    /// Makes slot `i`'s stack writable (once; its guard page stays PROT_NONE).
+    /// Readies slot `i` for its first use: installs its guard page as a
+    /// guard region (the stack is already writable), or, without guard
+    /// regions, makes the stack writable (the guard page stays PROT_NONE).
     pub(crate) fn commit(&self, i: usize) -> Result<(), Error> {
         let guard = self.guard.load(Ordering::Relaxed);
+        if self.markers.load(Ordering::Relaxed) {
+            // SAFETY: the range is slot i's first page, inside the read-write region mapped by `setup`; slot i
+            // belongs to a goroutine (or M) about to start, so nothing uses it.
+            return unsafe { sys::install_guard(self.slot_base(i), guard) };
+        }
         // SAFETY: the range is slot i minus its guard page, inside the region reserved by `setup`; slot i belongs to
         // a goroutine being spawned, so no one runs on it.
         unsafe { sys::make_rw(self.slot_base(i) + guard, self.slot_size() - guard) }
+    }
+
+    /// Whether the live region guards its slots with guard regions (one
+    /// kernel mapping in all) rather than `PROT_NONE` pages (two per slot).
+    pub(crate) fn guard_markers(&self) -> bool {
+        self.markers.load(Ordering::Relaxed)
     }
 
     /// The goroutine whose guard page contains `addr`, if any.
@@ -284,6 +318,7 @@ mod tests {
             guard: AtomicUsize::new(0),
             goid_of: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            markers: AtomicBool::new(false),
         };
         let slot = 1usize << 30;
         // count * slot fits in usize, count * slot + slot does not.

@@ -20,9 +20,9 @@
 //!
 //! # Safety
 //!
-//! This module is one of the two places (with `sys`) that may use `unsafe`:
-//! it declares foreign assembly functions and writes initial stack frames
-//! into raw stack memory.
+//! This module opts in to `unsafe` (HACKING.md lists the modules that do):
+//! it declares foreign assembly functions, writes initial stack frames into
+//! raw stack memory, and runs the benchmark floors on a private stack.
 #![allow(unsafe_code)]
 
 #[cfg(target_arch = "x86_64")]

@@ -112,6 +112,85 @@ pub(crate) fn reserve(len: usize) -> Result<usize, Error> {
     Ok(p as usize)
 }
 
+/// Maps `len` bytes readable and writable, not charged against memory
+/// (`MAP_NORESERVE`: pages cost memory only once touched). Returns its base.
+#[doc(alias = "mmap")]
+pub(crate) fn reserve_rw(len: usize) -> Result<usize, Error> {
+    use rustix::mm::{MapFlags, ProtFlags};
+    // SAFETY: as in `reserve`: a fresh anonymous mapping at an address the kernel picks.
+    let p = unsafe {
+        rustix::mm::mmap_anonymous(
+            core::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE | MapFlags::NORESERVE,
+        )
+    }?;
+    Ok(p as usize)
+}
+
+/// Turns `[addr, addr + len)` into a guard region (`MADV_GUARD_INSTALL`,
+/// Linux 6.13): every access to it faults with SIGSEGV, and, unlike an
+/// `mprotect`, the mapping is not split, so it costs no extra kernel memory
+/// mapping (`vm.max_map_count`). Older kernels fail with `EINVAL`.
+///
+/// # Safety
+///
+/// The page-aligned range lies inside a mapping from [`reserve_rw`] that
+/// nothing uses (its contents are discarded).
+#[doc(alias = "madvise")]
+pub(crate) unsafe fn install_guard(addr: usize, len: usize) -> Result<(), Error> {
+    use linux_raw_sys::general as k;
+    // SAFETY: forwarded to the caller; madvise reads and writes no user memory.
+    let r = unsafe {
+        crate::arch::goro_syscall5(k::__NR_madvise as usize, addr, len, k::MADV_GUARD_INSTALL as usize, 0, 0)
+    };
+    if r < 0 {
+        return Err(Error::Os(-r as i32));
+    }
+    Ok(())
+}
+
+/// Whether guard regions ([`install_guard`]) work here: installs one on a
+/// probe page and checks that the kernel then refuses to read that page
+/// (a `write` from it to an eventfd fails with `EFAULT`). An emulator that
+/// accepts the `madvise` without acting on it (qemu-user treats advice as
+/// a hint) fails the check. Probed once per process.
+pub(crate) fn guard_regions_work() -> bool {
+    static PROBED: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+    match PROBED.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let ok = probe_guard_region();
+    PROBED.store(if ok { 1 } else { 2 }, Ordering::Relaxed);
+    ok
+}
+
+fn probe_guard_region() -> bool {
+    use linux_raw_sys::general as k;
+    let page = page_size();
+    let Ok(p) = reserve_rw(page) else { return false };
+    // SAFETY: `p` is the page just mapped, used by nothing else.
+    let installed = unsafe { install_guard(p, page) }.is_ok();
+    let refused = installed
+        && match rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC) {
+            Ok(efd) => {
+                use rustix::fd::AsRawFd;
+                // A raw write: no Rust reference to the guarded page is ever made. The kernel reads 8 bytes from it.
+                // SAFETY: the fd is ours and open; the kernel validates the buffer address itself.
+                let r =
+                    unsafe { crate::arch::goro_syscall5(k::__NR_write as usize, efd.as_raw_fd() as usize, p, 8, 0, 0) };
+                r == -(linux_raw_sys::errno::EFAULT as isize)
+            }
+            Err(_) => false,
+        };
+    // SAFETY: the probe page is ours and nothing refers to it.
+    unsafe { unmap(p, page) };
+    refused
+}
+
 /// Makes `[addr, addr + len)` readable and writable.
 ///
 /// # Safety

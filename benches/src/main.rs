@@ -431,9 +431,16 @@ fn read_u64(path: &str) -> Option<u64> {
 }
 
 /// Makes room for `PARK_N` goroutines' mappings (2 per goroutine: guard
-/// page and stack). Returns the N that fits, and the value to restore.
+/// page and stack) unless goro's stacks use guard regions (no mapping per
+/// goroutine). Returns the N that fits, and the value to restore.
 fn ensure_map_count() -> (usize, Option<u64>) {
     let cur = read_u64(MAP_COUNT).unwrap_or(65_530);
+    // The runs before this one set up goro's stack region in this process;
+    // the child, on the same kernel, guards its stacks the same way.
+    if goro::stack_guard_regions() {
+        println!("  vm.max_map_count = {cur}, left alone: goro's stacks use guard regions (one mapping in all)");
+        return (PARK_N, None);
+    }
     let maps_now = std::fs::read_to_string("/proc/self/maps").map(|s| s.lines().count() as u64).unwrap_or(100);
     let margin = maps_now + 2_000;
     let need = 2 * PARK_N as u64 + margin;

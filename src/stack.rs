@@ -54,17 +54,22 @@ pub(crate) struct Region {
     markers: AtomicBool,
 }
 
-pub(crate) static REGION: Region = Region {
-    base: AtomicUsize::new(0),
-    shift: AtomicU32::new(0),
-    count: AtomicUsize::new(0),
-    guard: AtomicUsize::new(0),
-    goid_of: AtomicUsize::new(0),
-    generation: AtomicU64::new(0),
-    markers: AtomicBool::new(false),
-};
+pub(crate) static REGION: Region = Region::new();
 
 impl Region {
+    /// No region yet (`setup` maps one).
+    const fn new() -> Self {
+        Region {
+            base: AtomicUsize::new(0),
+            shift: AtomicU32::new(0),
+            count: AtomicUsize::new(0),
+            guard: AtomicUsize::new(0),
+            goid_of: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            markers: AtomicBool::new(false),
+        }
+    }
+
     /// Reserves address space for `count` slots of `slot_size` bytes (a
     /// power of two), reusing the current reservation if it matches.
     pub(crate) fn setup(&self, count: usize, slot_size: usize, goid_of: fn(usize) -> u64) -> Result<bool, Error> {
@@ -311,15 +316,7 @@ mod tests {
     /// address space is a configuration error, and leaves the region alone.
     #[test]
     fn region_larger_than_the_address_space_is_an_error() {
-        let r = Region {
-            base: AtomicUsize::new(0),
-            shift: AtomicU32::new(0),
-            count: AtomicUsize::new(0),
-            guard: AtomicUsize::new(0),
-            goid_of: AtomicUsize::new(0),
-            generation: AtomicU64::new(0),
-            markers: AtomicBool::new(false),
-        };
+        let r = Region::new();
         let slot = 1usize << 30;
         // count * slot fits in usize, count * slot + slot does not.
         let count = usize::MAX / slot;

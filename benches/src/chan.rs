@@ -247,15 +247,11 @@ pub fn bench(go: Option<&Path>) -> Vec<Row> {
 /// (`goro::bench_chan_floor_round_trips`: two contexts on one thread with
 /// goro's switch, a spin lock per channel, a waiter slot, a run-next slot,
 /// the lock released after the switch), none of the runtime's bookkeeping.
-/// Printed next to Go's 1-P ping-pong.
 fn ping_pong_floor(go_1p: Option<f64>) {
-    let n = 5_000_000;
-    let mut runs: Vec<f64> =
-        (0..RUNS).map(|_| goro::bench_chan_floor_round_trips(n).expect("ping-pong floor") as f64 / n as f64).collect();
-    let m = median(&mut runs);
-    print!("  floor: channel hand-off mechanism alone, ping-pong round trip {m:.2} ns, runs {}", spread(&runs));
-    match go_1p {
-        Some(g) => println!(" = {:.3} of Go's 1-P ping-pong", m / g),
-        None => println!(),
-    }
+    crate::print_floor(
+        "channel hand-off mechanism alone, ping-pong round trip",
+        goro::bench_chan_floor_round_trips,
+        go_1p,
+        "Go's 1-P ping-pong",
+    );
 }

@@ -118,7 +118,15 @@ fn micro(go: Option<&GoBench>) {
     }
 
     print_summary(&rows, go.is_some());
-    switch_floor(rows[0].go);
+    // The floor under the yield round trip: bare `goro_switch` round trips
+    // (two switches, each saving and restoring the callee-saved registers
+    // and the MXCSR and x87 control words), no scheduler at all.
+    print_floor(
+        "bare goro_switch round trip (2 switches, no scheduler)",
+        goro::bench_switch_round_trips,
+        rows[0].go,
+        "Go's Gosched round trip",
+    );
     println!();
     chan::bench(go.map(|g| g.bin.as_path()));
     println!("\nmicro bench time: {:.1} s", t_all.elapsed().as_secs_f64());
@@ -180,18 +188,17 @@ fn goro_spawn(n: u64) -> Duration {
     d
 }
 
-/// The floor under the yield round trip: bare `goro_switch` round trips
-/// (two switches, each saving and restoring the callee-saved registers and
-/// the MXCSR and x87 control words), no scheduler at all. Printed next to
-/// Go's Gosched round trip.
-fn switch_floor(go_yield: Option<f64>) {
+/// Prints a benchmark floor: the median of `RUNS` timings of a hidden goro
+/// hook (`f(n)`: nanoseconds for `n` round trips, `None` if it failed),
+/// and its fraction of the Go figure `go` (described by `go_what`).
+pub(crate) fn print_floor(what: &str, f: fn(u64) -> Option<u64>, go: Option<f64>, go_what: &str) {
     let n = 5_000_000;
     let mut runs: Vec<f64> =
-        (0..RUNS).map(|_| goro::bench_switch_round_trips(n).expect("switch floor") as f64 / n as f64).collect();
+        (0..RUNS).map(|_| f(n).unwrap_or_else(|| panic!("floor hook failed: {what}")) as f64 / n as f64).collect();
     let m = median(&mut runs);
-    print!("  floor: bare goro_switch round trip (2 switches, no scheduler) {m:.2} ns, runs {}", spread(&runs));
-    match go_yield {
-        Some(g) => println!(" = {:.3} of Go's Gosched round trip", m / g),
+    print!("  floor: {what} {m:.2} ns, runs {}", spread(&runs));
+    match go {
+        Some(g) => println!(" = {:.3} of {go_what}", m / g),
         None => println!(),
     }
 }

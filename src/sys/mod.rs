@@ -98,33 +98,23 @@ pub(crate) unsafe fn set_envp(envp: *const *const u8) {
 /// charged against memory (`MAP_NORESERVE`). Returns its base address.
 #[doc(alias = "mmap")]
 pub(crate) fn reserve(len: usize) -> Result<usize, Error> {
-    use rustix::mm::{MapFlags, ProtFlags};
-    // SAFETY: a fresh anonymous mapping with a null hint cannot overlap
-    // memory that Rust code owns; nothing is dereferenced here.
-    let p = unsafe {
-        rustix::mm::mmap_anonymous(
-            core::ptr::null_mut(),
-            len,
-            ProtFlags::empty(),
-            MapFlags::PRIVATE | MapFlags::NORESERVE,
-        )
-    }?;
-    Ok(p as usize)
+    map_noreserve(len, rustix::mm::ProtFlags::empty())
 }
 
 /// Maps `len` bytes readable and writable, not charged against memory
 /// (`MAP_NORESERVE`: pages cost memory only once touched). Returns its base.
 #[doc(alias = "mmap")]
 pub(crate) fn reserve_rw(len: usize) -> Result<usize, Error> {
-    use rustix::mm::{MapFlags, ProtFlags};
-    // SAFETY: as in `reserve`: a fresh anonymous mapping at an address the kernel picks.
+    use rustix::mm::ProtFlags;
+    map_noreserve(len, ProtFlags::READ | ProtFlags::WRITE)
+}
+
+fn map_noreserve(len: usize, prot: rustix::mm::ProtFlags) -> Result<usize, Error> {
+    use rustix::mm::MapFlags;
+    // SAFETY: a fresh anonymous mapping with a null hint cannot overlap
+    // memory that Rust code owns; nothing is dereferenced here.
     let p = unsafe {
-        rustix::mm::mmap_anonymous(
-            core::ptr::null_mut(),
-            len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE | MapFlags::NORESERVE,
-        )
+        rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::PRIVATE | MapFlags::NORESERVE)
     }?;
     Ok(p as usize)
 }

@@ -18,9 +18,11 @@
 //! which leaves the guard page a `PROT_NONE` hole: two mappings per slot,
 //! so `vm.max_map_count` (65530 by default) caps the slots ever used at
 //! about 32,000. Either way stack pages stay writable once used and the
-//! guard page faults on any access. Because slots are aligned to their size, the
-//! running goroutine's index is `(sp - base) >> shift`: no thread-local
-//! storage is needed, on any thread.
+//! guard page faults on any access.
+//!
+//! Because slots are aligned to their size, the running goroutine's index
+//! is `(sp - base) >> shift`: no thread-local storage is needed, on any
+//! thread.
 //!
 //! A goroutine that overflows touches its guard page. The SIGSEGV handler
 //! (on an alternate signal stack) recognises the address, prints which

@@ -488,7 +488,7 @@ fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Resul
 
 // ---------------------------------------------------------- strace run
 
-struct StraceResult {
+struct CountResult {
     rt: u64,
     total: u64,
     /// (syscall, calls), most frequent first.
@@ -582,7 +582,7 @@ fn perf_usable() -> Result<(), String> {
     parse_perf_stat(&String::from_utf8_lossy(&out.stderr)).map(|_| ())
 }
 
-fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<StraceResult, String> {
+fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<CountResult, String> {
     let (srv, addr) = start_server(s, &ctx.srv_cpus, ctx.procs)?;
     let mut cmd = client_cmd(ctx, &addr, STRACE_CONNS, STRACE_SIZE, 1.0, STRACE_WARMUP, srv.pid());
     cmd.arg("--control");
@@ -607,7 +607,7 @@ fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<St
             c
         }
     };
-    let (mut strace, _) = Proc::spawn(st, &[], false)?;
+    let (mut counter, _) = Proc::spawn(st, &[], false)?;
     let t = Instant::now();
     if how == Counter::Perf {
         // perf stat has no "attached" signal; it attaches to every thread
@@ -616,16 +616,16 @@ fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<St
         std::thread::sleep(Duration::from_millis(300));
     }
     while how == Counter::Strace && !all_traced(srv.pid()) {
-        if let Some(e) = strace.exited() {
-            return Err(format!("strace exited ({e}):\n{}", indent(&strace.stderr_tail(5))));
+        if let Some(e) = counter.exited() {
+            return Err(format!("strace exited ({e}):\n{}", indent(&counter.stderr_tail(5))));
         }
         if t.elapsed() > Duration::from_secs(5) {
             return Err("strace did not attach to every server thread within 5 s".into());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    if let Some(e) = strace.exited() {
-        return Err(format!("the counter exited early ({e}):\n{}", indent(&strace.stderr_tail(5))));
+    if let Some(e) = counter.exited() {
+        return Err(format!("the counter exited early ({e}):\n{}", indent(&counter.stderr_tail(5))));
     }
     let tell = |cli: &mut Proc, what: &[u8]| {
         cli.stdin()
@@ -641,8 +641,8 @@ fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<St
     let line = out
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| format!("client printed no result\n       client stderr:\n{}", indent(&cli.stderr_tail(5))))?;
-    sys::kill(strace.pid(), libc::SIGINT);
-    if strace.wait_for(Duration::from_secs(10)).is_none() {
+    sys::kill(counter.pid(), libc::SIGINT);
+    if counter.wait_for(Duration::from_secs(10)).is_none() {
         return Err("the counter did not exit within 10 s of SIGINT".into());
     }
     drop(cli); // the client kept its connections open until now
@@ -656,7 +656,7 @@ fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<St
     if rt == 0 {
         return Err("no round trip while traced".into());
     }
-    Ok(StraceResult { rt, total, calls })
+    Ok(CountResult { rt, total, calls })
 }
 
 // ------------------------------------------------------------ the bench

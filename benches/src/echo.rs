@@ -486,12 +486,14 @@ fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Resul
     })
 }
 
-// ---------------------------------------------------------- strace run
+// ------------------------------------------ system-call counting runs
 
+/// One counting run: round trips, system calls, and (strace only) the
+/// calls by name.
 struct CountResult {
     rt: u64,
     total: u64,
-    /// (syscall, calls), most frequent first.
+    /// (syscall, calls), most frequent first; empty for perf.
     calls: Vec<(String, u64)>,
 }
 

@@ -28,6 +28,7 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --target aarch64-unknown-linux-musl -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p goro
 
 # Freestanding goro images booted under qemu-system on x86_64 and aarch64
 # (TCG, 2 vCPUs), with release and debug guests: builds tests-qemu/guest,

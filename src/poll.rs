@@ -1,7 +1,7 @@
 //! `Fd`: a non-blocking fd registered with the netpoller, with Go's fdMutex
 //! rules: reference counting, one reader and one writer in flight, and a
 //! close that wakes everyone and releases the fd only when the last user
-//! leaves. One try-then-park loop ([`Fd::io`]) serves every operation.
+//! leaves. One try-then-park loop (`Fd::io`) serves every operation.
 //!
 //! # Rules
 //!

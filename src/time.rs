@@ -5,7 +5,7 @@
 //! Every timer is embedded in its owner, never allocated: each goroutine
 //! has one (for `sleep` and timed waits) and each poll descriptor two (read
 //! and write deadlines). A timer is named by a dense *timer id* that the
-//! runtime resolves to the embedded [`Timer`] (see [`install`]).
+//! runtime resolves to the embedded `Timer` (see `install`).
 //!
 //! All armed timers sit in one binary min-heap ordered by `when`. The heap's
 //! array is spread over the timers themselves: heap position `p` is stored in
@@ -14,7 +14,7 @@
 //! position, so re-arming or stopping it is O(log n).
 //!
 //! A timer fires by calling `f(arg, seq)` outside the heap lock, from
-//! whichever thread runs [`run_due`] (a scheduler context or sysmon): `f`
+//! whichever thread runs `run_due` (a scheduler context or sysmon): `f`
 //! must not park. Owners that can race a firing timer with a re-arm carry a
 //! sequence number in `seq` and ignore stale firings.
 //!

@@ -12,9 +12,9 @@ fn mappings() -> usize {
 }
 
 /// Parks `n` goroutines at once (each in a receive on a channel that is
-/// closed afterwards), checks they are all alive and parked, wakes them,
-/// joins them. Returns the mappings counted while all were parked and
-/// before the first spawn.
+/// closed afterwards), checks that all are alive (each has run, so its
+/// stack slot is in use), wakes them, joins them. Returns the mappings
+/// counted before the first spawn and while all were alive.
 fn park_many(rt: &'static Runtime<40_100>, n: usize) -> (usize, usize) {
     static STARTED: WaitGroup = WaitGroup::new();
     rt.run(Config::new().procs(2).stack_size(64 * 1024), move || {
@@ -37,6 +37,7 @@ fn park_many(rt: &'static Runtime<40_100>, n: usize) -> (usize, usize) {
         // Every goroutine has run up to its receive: all n are alive.
         assert_eq!(goro::stats().goroutines_live, n as u64 + 1);
         let during = mappings();
+        // Wakes each one, parked in its receive or about to be.
         assert!(gate.close());
         let sum: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(sum, n * (n - 1) / 2);

@@ -135,10 +135,17 @@ pub(crate) unsafe fn install_guard(addr: usize, len: usize) -> Result<(), Error>
     let r = unsafe {
         crate::arch::goro_syscall5(k::__NR_madvise as usize, addr, len, k::MADV_GUARD_INSTALL as usize, 0, 0)
     };
-    if r < 0 {
-        return Err(Error::Os(-r as i32));
+    check(r).map(|_| ())
+}
+
+/// The result of a raw system call (`goro_syscall5`): a negative errno is
+/// an `Error::Os`, anything else the call's value.
+pub(crate) fn check(r: isize) -> Result<usize, Error> {
+    if (-4095..0).contains(&r) {
+        Err(Error::Os(-r as i32))
+    } else {
+        Ok(r as usize)
     }
-    Ok(())
 }
 
 /// Whether guard regions ([`install_guard`]) work here: installs one on a
@@ -172,7 +179,7 @@ fn probe_guard_region() -> bool {
                 // SAFETY: the fd is ours and open; the kernel validates the buffer address itself.
                 let r =
                     unsafe { crate::arch::goro_syscall5(k::__NR_write as usize, efd.as_raw_fd() as usize, p, 8, 0, 0) };
-                r == -(linux_raw_sys::errno::EFAULT as isize)
+                check(r) == Err(Error::Os(linux_raw_sys::errno::EFAULT as i32))
             }
             Err(_) => false,
         };

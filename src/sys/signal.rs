@@ -3,6 +3,7 @@
 //! through `arch::goro_syscall5`.
 #![allow(unsafe_code)]
 
+use super::check;
 use crate::arch::{goro_syscall5, sigreturn_addr};
 use linux_raw_sys::general as k;
 
@@ -41,14 +42,6 @@ pub(crate) const SI_ADDR_OFFSET: usize = 16;
 pub(crate) const SIGSEGV: i32 = k::SIGSEGV as i32;
 #[cfg_attr(not(feature = "freestanding"), allow(dead_code))]
 pub(crate) const SIGPIPE: i32 = k::SIGPIPE as i32;
-
-fn check(r: isize) -> Result<usize, crate::Error> {
-    if (-4095..0).contains(&r) {
-        Err(crate::Error::Os(-r as i32))
-    } else {
-        Ok(r as usize)
-    }
-}
 
 /// Installs `handler` for `sig` with `SA_SIGINFO | SA_ONSTACK`, all other
 /// signals unblocked while it runs, and returns the action it replaced.

@@ -486,12 +486,12 @@ pub(crate) fn ready(i: usize) {
 /// After goroutines woken by I/O (the poller, a close) were queued on
 /// `pp`, the P of the calling M: start a helper M only if more than one
 /// goroutine waits there. This M runs a lone one as soon as the current
-/// goroutine parks or yields,
-/// sooner than a sleeping M could wake up to steal it, so a server whose
-/// Ms keep up with its events is not woken twice per event (tokio's
-/// `should_notify_others`; Go wakes a helper for every batch). The price,
-/// as in tokio: that one goroutine waits behind the current one, should
-/// the current one compute for long before it parks.
+/// goroutine parks or yields, sooner than a sleeping M could wake up to
+/// steal it, so a server whose Ms keep up with its events is not woken
+/// twice per event (tokio's `should_notify_others`; Go wakes a helper for
+/// every batch). The price, as in tokio: that one goroutine waits behind
+/// the current one, should the current one compute for long before it
+/// parks (sysmon's `retake` then wakes a helper within a round).
 #[inline]
 fn wake_for_local(pp: &P) {
     if pp.len() > 1 {

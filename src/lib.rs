@@ -59,7 +59,7 @@ pub use spawn::{spawn, JoinError, JoinHandle};
 /// slot used, which `vm.max_map_count` caps). False before any run.
 #[doc(hidden)]
 pub fn stack_guard_regions() -> bool {
-    stack::REGION.guard_markers()
+    stack::REGION.uses_guard_regions()
 }
 
 /// The id of the running goroutine (1 for the main goroutine of the first

@@ -53,7 +53,7 @@ pub(crate) struct Region {
     generation: AtomicU64,
     /// The region is mapped read-write and a slot's guard page is a guard
     /// region (`MADV_GUARD_INSTALL`), not a `PROT_NONE` hole.
-    markers: AtomicBool,
+    guard_regions: AtomicBool,
 }
 
 pub(crate) static REGION: Region = Region::new();
@@ -68,7 +68,7 @@ impl Region {
             guard: AtomicUsize::new(0),
             goid_of: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
-            markers: AtomicBool::new(false),
+            guard_regions: AtomicBool::new(false),
         }
     }
 
@@ -88,7 +88,7 @@ impl Region {
         // With guard regions the whole region is one read-write mapping (a
         // strict overcommit policy may refuse one that large: then fall back).
         let rw = if sys::guard_regions_work() { sys::reserve_rw(total).ok() } else { None };
-        let markers = rw.is_some();
+        let guard_regions = rw.is_some();
         let raw = match rw {
             Some(raw) => raw,
             None => sys::reserve(total)?,
@@ -105,7 +105,7 @@ impl Region {
         self.count.store(count, Ordering::Relaxed);
         self.guard.store(sys::page_size(), Ordering::Relaxed);
         self.goid_of.store(goid_of as usize, Ordering::Relaxed);
-        self.markers.store(markers, Ordering::Relaxed);
+        self.guard_regions.store(guard_regions, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::Relaxed);
         self.base.store(aligned, Ordering::Release);
         Ok(true)
@@ -149,7 +149,7 @@ impl Region {
     /// regions, makes the stack writable (the guard page stays PROT_NONE).
     pub(crate) fn commit(&self, i: usize) -> Result<(), Error> {
         let guard = self.guard.load(Ordering::Relaxed);
-        if self.markers.load(Ordering::Relaxed) {
+        if self.guard_regions.load(Ordering::Relaxed) {
             // SAFETY: the range is slot i's first page, inside the read-write region mapped by `setup`; slot i
             // belongs to a goroutine (or M) about to start, so nothing uses it.
             return unsafe { sys::install_guard(self.slot_base(i), guard) };
@@ -161,8 +161,8 @@ impl Region {
 
     /// Whether the live region guards its slots with guard regions (one
     /// kernel mapping in all) rather than `PROT_NONE` pages (two per slot).
-    pub(crate) fn guard_markers(&self) -> bool {
-        self.markers.load(Ordering::Relaxed)
+    pub(crate) fn uses_guard_regions(&self) -> bool {
+        self.guard_regions.load(Ordering::Relaxed)
     }
 
     /// The goroutine whose guard page contains `addr`, if any.

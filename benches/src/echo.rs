@@ -562,6 +562,48 @@ enum Counter {
     Perf,
 }
 
+impl Counter {
+    /// The counting command, as shown in the output (`PID` for the pid).
+    fn shown(self) -> &'static str {
+        match self {
+            Counter::Strace => "strace -c -f -p PID",
+            Counter::Perf => "perf stat -e raw_syscalls:sys_enter -p PID",
+        }
+    }
+
+    /// The counting command for server `pid`, writing its table to `out`.
+    fn command(self, pid: u32, out: &Path) -> Command {
+        let pid = pid.to_string();
+        let mut c = match self {
+            Counter::Strace => {
+                let mut c = Command::new("strace");
+                c.args(["-c", "-f", "-p", &pid]);
+                c
+            }
+            Counter::Perf => {
+                let mut c = Command::new("perf");
+                c.args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", &pid]);
+                c
+            }
+        };
+        c.arg("-o").arg(out);
+        c
+    }
+
+    /// Whether the tool is here and can count (else why not).
+    fn usable(self) -> Result<(), String> {
+        match self {
+            Counter::Strace => {
+                match Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+                    Ok(s) if s.success() => Ok(()),
+                    _ => Err("strace not available (`apt-get install -y strace`)".into()),
+                }
+            }
+            Counter::Perf => perf_usable().map_err(|e| format!("perf cannot count system calls here: {e}")),
+        }
+    }
+}
+
 /// Parses `perf stat -x,` output: the count of the `raw_syscalls:sys_enter` line.
 fn parse_perf_stat(text: &str) -> Result<u64, String> {
     let line = text
@@ -596,20 +638,7 @@ fn count_once(ctx: &Ctx, s: &Server, out_file: &Path, how: Counter) -> Result<Co
         return Err(format!("client said {ready:?}, want `ready`"));
     }
     let _ = std::fs::remove_file(out_file);
-    let pid = srv.pid().to_string();
-    let st = match how {
-        Counter::Strace => {
-            let mut c = Command::new("strace");
-            c.args(["-c", "-f", "-p", &pid, "-o"]).arg(out_file);
-            c
-        }
-        Counter::Perf => {
-            let mut c = Command::new("perf");
-            c.args(["stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p", &pid, "-o"]).arg(out_file);
-            c
-        }
-    };
-    let (mut counter, _) = Proc::spawn(st, &[], false)?;
+    let (mut counter, _) = Proc::spawn(how.command(srv.pid(), out_file), &[], false)?;
     let t = Instant::now();
     if how == Counter::Perf {
         // perf stat has no "attached" signal; it attaches to every thread
@@ -885,29 +914,10 @@ fn print_point(p: &Point, servers: &[Server], took: Duration) {
 
 fn count_all(ctx: &Ctx, servers: &[Server], how: Counter) -> HashMap<Kind, f64> {
     let mut res = HashMap::new();
-    match how {
-        Counter::Strace => {
-            println!(
-                "\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, strace -c -f -p PID)"
-            );
-            match Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status() {
-                Ok(s) if s.success() => {}
-                _ => {
-                    println!("  strace not available (`apt-get install -y strace`): skipped");
-                    return res;
-                }
-            }
-        }
-        Counter::Perf => {
-            println!(
-                "\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, \
-                 perf stat -e raw_syscalls:sys_enter -p PID)"
-            );
-            if let Err(e) = perf_usable() {
-                println!("  perf cannot count system calls here: {e}: skipped");
-                return res;
-            }
-        }
+    println!("\n-- system calls per round trip ({STRACE_CONNS} connections x {STRACE_SIZE} B, {})", how.shown());
+    if let Err(e) = how.usable() {
+        println!("  {e}: skipped");
+        return res;
     }
     let exe = &ctx.me;
     let out_file = exe.parent().unwrap_or(Path::new("/tmp")).join("goro-bench-syscalls.txt");
@@ -986,9 +996,9 @@ fn print_summary(points: &[Point], servers: &[Server], sys: &Syscalls, o: &Opts)
             pr(Kind::Tokio, |r| r.rps)
         );
     }
-    for (label, m, how) in [("syscalls/rt", &sys.perf, "perf stat"), ("syscalls/rt", &sys.strace, "under strace")] {
+    for (m, how) in [(&sys.perf, "perf stat"), (&sys.strace, "under strace")] {
         if !m.is_empty() {
-            print!("  {label:<16}");
+            print!("  {:<16}", "syscalls/rt");
             names.iter().for_each(|&k| print!(" {:>9}", cell(m.get(&k).copied(), 2)));
             println!("   ({STRACE_CONNS} x {STRACE_SIZE} B, {how})");
         }

@@ -255,13 +255,31 @@ impl<T> ArenaCell<T> {
     /// release store, e.g. goroutines started later) see it.
     pub fn set(&self, arena: RawArena<'static, T>) {
         self.slots.store(arena.slots.as_ptr() as *mut Slot<T>, Ordering::Relaxed);
-        self.len.store(arena.slots.len(), Ordering::Relaxed);
+        // Release: `at` reads `len` first (acquire), then `slots`.
+        self.len.store(arena.slots.len(), Ordering::Release);
         self.head.store(arena.head as *const ArenaHead as *mut ArenaHead, Ordering::Release);
     }
 
     /// Whether an arena was installed.
     pub fn is_set(&self) -> bool {
         !self.head.load(Ordering::Acquire).is_null()
+    }
+
+    /// The value of slot `index` of the installed arena, whatever its state
+    /// (as [`RawArena::at`]), in two loads and a bounds check: the
+    /// scheduler's hot paths look goroutines up by index many times per
+    /// switch. Aborts if no arena is installed (`len` is then 0) or `index`
+    /// is out of range.
+    #[inline]
+    pub fn at(&self, index: usize) -> &'static T {
+        let len = self.len.load(Ordering::Acquire);
+        if index >= len {
+            bad_index(len);
+        }
+        let slots = self.slots.load(Ordering::Relaxed);
+        // SAFETY: `set` stored `slots` before its release store of `len`, which our acquire load saw, and they
+        // describe a `&'static [Slot<T>]` of `len` slots that is never freed; `index < len`.
+        unsafe { &(*slots.add(index)).value }
     }
 
     /// The installed arena. Aborts if none was installed.
@@ -278,6 +296,15 @@ impl<T> ArenaCell<T> {
         // `head` (acquire) means seeing the `slots` and `len` stored before its release.
         unsafe { RawArena { head: &*head, slots: core::slice::from_raw_parts(slots, len) } }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_index(len: usize) -> ! {
+    if len == 0 {
+        crate::fatal("goro: arena: used before the runtime started");
+    }
+    crate::fatal("goro: arena: slot index out of range")
 }
 
 impl<T> Default for ArenaCell<T> {

@@ -181,7 +181,7 @@ where
 /// its M's g0, or on the goroutine it switched to): settles the join
 /// protocol.
 pub(crate) fn on_exit(i: usize) {
-    let g = gs().at(i);
+    let g = sched::g_at(i);
     match g.join.swap(JOIN_DONE, Ordering::AcqRel) {
         JOIN_NONE => {}
         JOIN_DETACHED => release(i, true),

@@ -178,7 +178,7 @@ fn m_loop(mi: usize) {
             reset_spinning(mi);
         }
         // A goroutine locked to another M runs there: hand it our P.
-        let lm = sched::gs().at(g).lockedm.load(Ordering::Acquire);
+        let lm = sched::g_at(g).lockedm.load(Ordering::Acquire);
         if lm != 0 && lm as usize - 1 != mi {
             let p = m.p.swap(NO_P, Ordering::AcqRel);
             sched::start_locked_m(lm as usize - 1, p, g);
@@ -398,16 +398,16 @@ impl Rng {
 /// such as a signal mask or a namespace). Outside a goroutine: an error.
 pub fn lock_os_thread() -> Result<(), Error> {
     let g = sched::current().ok_or(Error::NotInGoroutine)?;
-    let mi = sched::gs().at(g).m.load(Ordering::Relaxed) as usize;
+    let mi = sched::g_at(g).m.load(Ordering::Relaxed) as usize;
     MS[mi].lockedg.store(g as u32 + 1, Ordering::Release);
-    sched::gs().at(g).lockedm.store(mi as u32 + 1, Ordering::Release);
+    sched::g_at(g).lockedm.store(mi as u32 + 1, Ordering::Release);
     Ok(())
 }
 
 /// Undoes [`lock_os_thread`].
 pub fn unlock_os_thread() -> Result<(), Error> {
     let g = sched::current().ok_or(Error::NotInGoroutine)?;
-    let gg = sched::gs().at(g);
+    let gg = sched::g_at(g);
     let lm = gg.lockedm.swap(0, Ordering::AcqRel);
     if lm != 0 {
         MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
@@ -417,7 +417,7 @@ pub fn unlock_os_thread() -> Result<(), Error> {
 
 /// A locked goroutine that exits releases its thread.
 pub(super) fn unlock_on_exit(g: usize) {
-    let locked = &sched::gs().at(g).lockedm;
+    let locked = &sched::g_at(g).lockedm;
     // Load first: the swap (an atomic read-modify-write) is rarely needed.
     if locked.load(Ordering::Acquire) == 0 {
         return;

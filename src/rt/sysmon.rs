@@ -137,7 +137,7 @@ fn retake(now: i64, nprocs: usize) -> bool {
         if let Some(m) = MS.iter().find(|m| m.p.load(Ordering::Relaxed) == i as u32) {
             let g = m.curg.load(Ordering::Relaxed);
             if g != 0 {
-                let gg = sched::gs().at(g as usize - 1);
+                let gg = sched::g_at(g as usize - 1);
                 if !gg.preempt.swap(true, Ordering::Relaxed) {
                     SCHED.preempt_requests.fetch_add(1, Ordering::Relaxed);
                     any = true;

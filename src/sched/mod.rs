@@ -53,18 +53,26 @@ pub(crate) enum Pending {
     None,
     /// Put the goroutine at the back of its P's run queue.
     Yield,
-    /// Park: call `commit(data, g)`; if it returns false, run the goroutine
-    /// again at once (a wake-up arrived before it got off its stack).
-    /// `data` points at the commit closure on the parking goroutine's stack.
-    Park {
-        commit: unsafe fn(*mut u8, usize) -> bool,
-        data: *mut u8,
-    },
+    /// Park: call the commit on the parking goroutine's stack (see
+    /// [`ParkCommit`]); if it returns false, run the goroutine again at
+    /// once (a wake-up arrived before it got off its stack).
+    Park(*mut ParkCommit),
     /// Park, committed by releasing the spin lock whose flag this is
     /// (`sync`'s sole waits; `park_unlock`).
     ParkUnlock(*const AtomicBool),
     /// The goroutine finished; its result is stored.
     Exit,
+}
+
+/// The head of a park's commit record, which `park` leaves on the parking
+/// goroutine's stack with the commit closure after it: `run(record, g)`
+/// calls that closure. One pointer in [`Pending`] instead of a function
+/// and a data pointer keeps `Pending` at two words, which the caller of
+/// `switch_away` passes in registers: a record built in memory just before
+/// the call and copied with wider loads stalls on the store buffer.
+#[repr(C)]
+pub(crate) struct ParkCommit {
+    run: unsafe fn(*mut ParkCommit, usize) -> bool,
 }
 
 /// A P number or `NO_P`, stored plus one so that "none" is all-zero bits:
@@ -261,6 +269,13 @@ pub(crate) fn gs() -> RawArena<'static, G> {
     SCHED.gs.get()
 }
 
+/// Goroutine `i` of the running runtime (`g_at(i)` without building
+/// the arena view: two loads and a bounds check).
+#[inline]
+pub(crate) fn g_at(i: usize) -> &'static G {
+    SCHED.gs.at(i)
+}
+
 /// Whether a runtime has installed its arena.
 pub(crate) fn has_arena() -> bool {
     SCHED.gs.is_set()
@@ -332,7 +347,7 @@ pub(crate) fn goid_of(i: usize) -> u64 {
     if i >= gcap {
         return 0;
     }
-    gs().at(i).goid.load(Ordering::Relaxed)
+    g_at(i).goid.load(Ordering::Relaxed)
 }
 
 /// An address on the current stack: the stack pointer itself, read with
@@ -364,7 +379,7 @@ pub(crate) fn current_m() -> Option<usize> {
     let slot = REGION.index_of(stack_addr())?;
     let gcap = SCHED.gcap.load(Ordering::Relaxed);
     if slot < gcap {
-        Some(gs().at(slot).m.load(Ordering::Relaxed) as usize)
+        Some(g_at(slot).m.load(Ordering::Relaxed) as usize)
     } else {
         Some(slot - gcap)
     }
@@ -402,11 +417,11 @@ impl GList {
     /// Appends goroutine `i`.
     pub(crate) fn push(&mut self, i: usize) {
         let link = i as u32 + 1;
-        gs().at(i).schedlink.store(0, Ordering::Relaxed);
+        g_at(i).schedlink.store(0, Ordering::Relaxed);
         if self.tail == 0 {
             self.head = link;
         } else {
-            gs().at(self.tail as usize - 1).schedlink.store(link, Ordering::Relaxed);
+            g_at(self.tail as usize - 1).schedlink.store(link, Ordering::Relaxed);
         }
         self.tail = link;
         self.len += 1;
@@ -418,7 +433,7 @@ impl GList {
             return None;
         }
         let i = self.head as usize - 1;
-        self.head = gs().at(i).schedlink.load(Ordering::Relaxed);
+        self.head = g_at(i).schedlink.load(Ordering::Relaxed);
         if self.head == 0 {
             self.tail = 0;
         }
@@ -454,7 +469,7 @@ fn here() -> Here {
     let Some(slot) = REGION.index_of(stack_addr()) else { return Here::Host };
     let gcap = SCHED.gcap.load(Ordering::Relaxed);
     if slot < gcap {
-        Here::G(gs().at(slot).m.load(Ordering::Relaxed) as usize)
+        Here::G(g_at(slot).m.load(Ordering::Relaxed) as usize)
     } else {
         Here::G0(slot - gcap)
     }
@@ -464,7 +479,7 @@ fn here() -> Here {
 /// outside the runtime, once the goroutine's park has committed. From a
 /// goroutine the woken one runs next on the same P (Go's `ready(gp, next)`).
 pub(crate) fn ready(i: usize) {
-    let g = gs().at(i);
+    let g = g_at(i);
     // A check and a store, not a swap: only the one waker that won the
     // goroutine's wait protocol (a token, semaphore or join CAS) readies it.
     if g.status.load(Ordering::Acquire) != Status::Waiting as u32 {
@@ -506,7 +521,7 @@ pub(crate) fn ready_list(list: &mut GList) {
     }
     let p = current_m().map(|mi| MS[mi].p.load(Ordering::Relaxed)).filter(|&p| p != NO_P);
     while let Some(i) = list.pop() {
-        let was = gs().at(i).status.swap(Status::Runnable as u32, Ordering::AcqRel);
+        let was = g_at(i).status.swap(Status::Runnable as u32, Ordering::AcqRel);
         if was != Status::Waiting as u32 {
             crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
         }
@@ -778,7 +793,7 @@ pub(crate) fn try_become_poller() -> bool {
 /// Marks parked goroutine `g` runnable without queueing it (the caller
 /// runs it at once).
 pub(crate) fn make_runnable_status(g: usize) {
-    if gs().at(g).status.swap(Status::Runnable as u32, Ordering::AcqRel) != Status::Waiting as u32 {
+    if g_at(g).status.swap(Status::Runnable as u32, Ordering::AcqRel) != Status::Waiting as u32 {
         crate::error::fatal("goro: sched: ready of a goroutine that is not waiting");
     }
 }
@@ -846,7 +861,7 @@ pub(crate) fn wait_threads() {
 /// goroutine is resumed (possibly on another M).
 #[inline]
 fn switch_away(i: usize, what: Pending) {
-    let g = gs().at(i);
+    let g = g_at(i);
     let mi = g.m.load(Ordering::Relaxed) as usize;
     let m = &MS[mi];
     let next = match what {
@@ -855,7 +870,7 @@ fn switch_away(i: usize, what: Pending) {
     };
     match next {
         Some(n) => {
-            let ng = gs().at(n);
+            let ng = g_at(n);
             ng.status.store(Status::Running as u32, Ordering::Relaxed);
             ng.m.store(mi as u32, Ordering::Relaxed);
             ng.preempt.store(false, Ordering::Relaxed);
@@ -906,7 +921,7 @@ fn direct_next(m: &M) -> Option<usize> {
     let (pp, tick) = direct_p(m)?;
     let n = pp.get()?;
     pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
-    if gs().at(n).lockedm.load(Ordering::Acquire) != 0 {
+    if g_at(n).lockedm.load(Ordering::Acquire) != 0 {
         // It must run on its own M: g0's schedule loop hands it over.
         pp.put(n, true);
         return None;
@@ -920,12 +935,12 @@ fn direct_next(m: &M) -> Option<usize> {
 /// a parked joiner, so nobody else can resume it meanwhile.
 #[inline]
 fn exit_to_joiner(m: &M, i: usize) -> Option<usize> {
-    let j = gs().at(i).join.load(Ordering::Acquire);
+    let j = g_at(i).join.load(Ordering::Acquire);
     if j < JOIN_G {
         return None;
     }
     let (pp, tick) = direct_p(m)?;
-    let jg = gs().at((j - JOIN_G) as usize);
+    let jg = g_at((j - JOIN_G) as usize);
     if jg.lockedm.load(Ordering::Acquire) != 0
         || jg
             .status
@@ -943,17 +958,26 @@ fn exit_to_joiner(m: &M, i: usize) -> Option<usize> {
 /// (that goroutine is now off its stack).
 #[inline]
 pub(crate) fn after_switch(me: usize) {
-    let m = &MS[gs().at(me).m.load(Ordering::Relaxed) as usize];
+    let m = &MS[g_at(me).m.load(Ordering::Relaxed) as usize];
     // SAFETY: whoever resumed us set our `m` to its own M, on this thread,
     // so the M's cells are ours; only the switch to us fills `handoff`.
-    let h = unsafe { core::mem::replace(&mut *m.handoff.get(), Handoff { prev: 0, what: Pending::None }) };
-    if !matches!(h.what, Pending::None) {
-        finish_handoff(m, h);
+    if !matches!(unsafe { &*m.handoff.get() }.what, Pending::None) {
+        finish_handoff(m);
     }
 }
 
-fn finish_handoff(m: &M, h: Handoff) {
-    let g = gs().at(h.prev);
+/// Carries out the action in `m.handoff` and empties it. The record is
+/// read field by field where it lies, not copied out: `switch_away` stored
+/// it a few dozen instructions ago, and a copy's wide loads straddle its
+/// separate stores, which the CPU cannot forward from its store buffer (a
+/// stall on every switch that showed up as spawn+exit+join going from 76
+/// to 83 ns when inlining changed around it).
+fn finish_handoff(m: &M) {
+    // SAFETY: as in `after_switch`; nothing below switches or fills the
+    // record again before we are done with it.
+    let h = unsafe { &mut *m.handoff.get() };
+    let prev = h.prev;
+    let g = g_at(prev);
     let requeue = |prev: usize| {
         // We hold the P we switched on (it leaves an M only on its g0).
         let p = m.p.load(Ordering::Relaxed);
@@ -963,28 +987,29 @@ fn finish_handoff(m: &M, h: Handoff) {
         Pending::Yield => {
             bump(&m.stats.yields);
             g.status.store(Status::Runnable as u32, Ordering::Relaxed);
-            requeue(h.prev);
+            requeue(prev);
         }
-        Pending::Park { commit, data } => {
+        Pending::Park(rec) => {
             bump(&m.stats.parks);
             g.status.store(Status::Waiting as u32, Ordering::Release);
-            // SAFETY: `data` is the commit closure `park` left on the
+            // SAFETY: `rec` is the commit record `park` left on the
             // parked goroutine's stack, which is suspended and stays put.
-            if !unsafe { commit(data, h.prev) } {
+            if !unsafe { ((*rec).run)(rec, prev) } {
                 // A wake-up beat the commit: it runs again, after us.
                 if g.status.swap(Status::Runnable as u32, Ordering::AcqRel) != Status::Waiting as u32 {
                     crate::error::fatal("goro: sched: failed commit of a goroutine someone readied");
                 }
-                requeue(h.prev);
+                requeue(prev);
             }
         }
         Pending::ParkUnlock(flag) => commit_park_unlock(m, g, flag),
         Pending::Exit => {
             g.status.store(Status::Dead as u32, Ordering::Release);
-            crate::rt::on_exit(h.prev);
+            crate::rt::on_exit(prev);
         }
         Pending::None => {}
     }
+    h.what = Pending::None;
 }
 
 /// Yields the processor: the goroutine goes to the back of its P's run
@@ -1000,7 +1025,7 @@ pub fn yield_now() {
 #[inline]
 pub(crate) fn preempt_point() {
     if let Some(i) = current() {
-        if gs().at(i).preempt.load(Ordering::Relaxed) {
+        if g_at(i).preempt.load(Ordering::Relaxed) {
             switch_away(i, Pending::Yield);
         }
     }
@@ -1012,15 +1037,21 @@ pub(crate) fn preempt_point() {
 /// continue at once. The closure may borrow from the parking goroutine's
 /// stack (which stays put while it is parked); it must not park.
 pub(crate) fn park<C: FnOnce(usize) -> bool>(i: usize, commit: C) {
-    let mut slot = Some(commit);
+    #[repr(C)]
+    struct Record<C> {
+        head: ParkCommit,
+        commit: Option<C>,
+    }
     /// # Safety
-    /// `data` is the `Option<C>` above, alive on the parked goroutine's stack.
-    unsafe fn call<C: FnOnce(usize) -> bool>(data: *mut u8, g: usize) -> bool {
+    /// `rec` points at the `Record<C>` below (its head is its first field),
+    /// alive on the parked goroutine's stack.
+    unsafe fn run<C: FnOnce(usize) -> bool>(rec: *mut ParkCommit, g: usize) -> bool {
         // SAFETY: per the contract; g0 calls this exactly once per park.
-        let c = unsafe { (*(data as *mut Option<C>)).take() };
+        let c = unsafe { (*rec.cast::<Record<C>>()).commit.take() };
         c.is_some_and(|c| c(g))
     }
-    switch_away(i, Pending::Park { commit: call::<C>, data: &mut slot as *mut Option<C> as *mut u8 });
+    let mut rec = Record { head: ParkCommit { run: run::<C> }, commit: Some(commit) };
+    switch_away(i, Pending::Park(&mut rec as *mut Record<C> as *mut ParkCommit));
 }
 
 /// Parks the running goroutine `i`, which holds the spin lock whose flag is
@@ -1069,7 +1100,7 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
     let m = &MS[mi];
     let mut run = i;
     let (outcome, who) = loop {
-        let g = gs().at(run);
+        let g = g_at(run);
         m.curg.store(run as u32 + 1, Ordering::Relaxed);
         g.status.store(Status::Running as u32, Ordering::Relaxed);
         g.m.store(mi as u32, Ordering::Relaxed);
@@ -1081,7 +1112,7 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
             crate::arch::goro_switch(m.g0_sp.get(), *g.sp.get());
             (core::mem::replace(&mut *m.pending.get(), Pending::None), *m.pending_g.get())
         };
-        let g = gs().at(who);
+        let g = g_at(who);
         match pending {
             Pending::Yield => {
                 bump(&m.stats.yields);
@@ -1094,12 +1125,12 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
                 }
                 break (Outcome::Yielded, who);
             }
-            Pending::Park { commit, data } => {
+            Pending::Park(rec) => {
                 bump(&m.stats.parks);
                 g.status.store(Status::Waiting as u32, Ordering::Release);
-                // SAFETY: `data` is the commit closure `park` left on the
+                // SAFETY: `rec` is the commit record `park` left on the
                 // goroutine's stack, which is suspended and stays put.
-                if unsafe { commit(data, who) } {
+                if unsafe { ((*rec).run)(rec, who) } {
                     break (Outcome::Parked, who);
                 }
                 // A wake-up beat the commit: run the goroutine again now.

@@ -28,7 +28,7 @@ pub use super::case::{Block, Case, Cases, Cons, DefaultArm, Nil, Otherwise, Recv
 use super::case::{RawCase, Wait};
 use super::chan::{Receiver, SendError, Sender};
 use super::waiter::{Parker, TIMEOUT};
-use crate::sched::{self, gs};
+use crate::sched;
 use crate::time::{dur_ns, nanotime, Instant};
 use crate::Error;
 use core::marker::PhantomData;
@@ -275,7 +275,7 @@ impl Rand {
     fn new() -> Rand {
         let g = sched::current();
         let x = match g {
-            Some(g) => gs().at(g).sync_rand.load(Ordering::Relaxed),
+            Some(g) => sched::g_at(g).sync_rand.load(Ordering::Relaxed),
             None => 0,
         };
         let x = if x != 0 {
@@ -306,7 +306,7 @@ impl Rand {
 impl Drop for Rand {
     fn drop(&mut self) {
         if let Some(g) = self.g {
-            gs().at(g).sync_rand.store(self.x, Ordering::Relaxed);
+            sched::g_at(g).sync_rand.store(self.x, Ordering::Relaxed);
         }
     }
 }

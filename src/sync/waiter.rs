@@ -64,7 +64,7 @@
 #![allow(unsafe_code)]
 
 use super::lock::SpinGuard;
-use crate::sched::{self, gs};
+use crate::sched;
 use crate::sys::futex;
 use crate::time;
 use core::cell::Cell;
@@ -131,7 +131,7 @@ impl Parker {
     pub(crate) fn new() -> Parker {
         match sched::current() {
             Some(g) => {
-                let t = &gs().at(g).sync_token;
+                let t = &sched::g_at(g).sync_token;
                 // Only the goroutine itself starts waits, and its previous
                 // wait ended DONE, so nobody else writes the token now (a
                 // stale timer compares against an older seq and fails).
@@ -159,7 +159,7 @@ impl Parker {
         if self.g == HOST {
             &self.host_token
         } else {
-            &gs().at(self.g).sync_token
+            &sched::g_at(self.g).sync_token
         }
     }
 
@@ -179,7 +179,7 @@ impl Parker {
         // outlives this wait, which borrows it.
         unsafe { sched::park_unlock(self.g, flag) };
         // The claimer stored DONE before it readied us.
-        case_of(gs().at(self.g).sync_token.load(Ordering::Acquire))
+        case_of(sched::g_at(self.g).sync_token.load(Ordering::Acquire))
     }
 
     /// Sleeps until a waker claims the wait, or `deadline` (ns on the
@@ -190,7 +190,7 @@ impl Parker {
             return self.park_host(deadline);
         }
         let (g, seq) = (self.g, self.seq);
-        let token: &'static AtomicU64 = &gs().at(g).sync_token;
+        let token: &'static AtomicU64 = &sched::g_at(g).sync_token;
         if let Some(when) = deadline {
             if when <= time::nanotime() {
                 // Already expired: claim the timeout ourselves.
@@ -288,7 +288,7 @@ fn settle(token: &AtomicU64) -> u64 {
 
 /// Timer callback of a timed wait (runs on a scheduler thread or sysmon).
 fn fire_timer(g: usize, seq: u32) {
-    let token = &gs().at(g).sync_token;
+    let token = &sched::g_at(g).sync_token;
     let mut cur = token.load(Ordering::Acquire);
     loop {
         let st = state_of(cur);
@@ -376,7 +376,7 @@ impl Claim {
             futex::wake(&p.host_word, 1);
             p.host_word.store(WORD_RELEASED, Ordering::Release);
         } else {
-            gs().at(g).sync_token.store(pack(seq, DONE, case), Ordering::Release);
+            sched::g_at(g).sync_token.store(pack(seq, DONE, case), Ordering::Release);
             if wake {
                 sched::ready(g);
             }

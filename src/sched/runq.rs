@@ -77,7 +77,10 @@ impl P {
 
     /// Owner only: queues goroutine `g`; with `next` it goes to `runnext`
     /// and the goroutine there (if any) moves to the ring's tail. A full
-    /// ring moves half of itself to the global queue.
+    /// ring moves half of itself to the global queue. Inlined: the common
+    /// cases are a few instructions, and the slow path's half-ring buffer
+    /// would otherwise give every call a 512-byte frame.
+    #[inline]
     pub(crate) fn put(&self, g: usize, next: bool) {
         let mut g = g as u32 + 1;
         if next {
@@ -108,6 +111,8 @@ impl P {
     }
 
     /// Moves half the ring plus `g` to the global queue.
+    #[cold]
+    #[inline(never)]
     fn put_slow(&self, g: u32, h: u32, t: u32) -> bool {
         let n = t.wrapping_sub(h) / 2;
         // Copy first, link after the CAS: until it succeeds these goroutines

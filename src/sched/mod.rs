@@ -973,8 +973,9 @@ pub(crate) fn after_switch(me: usize) {
 /// stall on every switch that showed up as spawn+exit+join going from 76
 /// to 83 ns when inlining changed around it).
 fn finish_handoff(m: &M) {
-    // SAFETY: as in `after_switch`; nothing below switches or fills the
-    // record again before we are done with it.
+    // SAFETY: as in `after_switch`. Each arm empties the record once it
+    // has read it, before its action runs (an action must not switch, but
+    // should one, the record it fills is not ours to clear afterwards).
     let h = unsafe { &mut *m.handoff.get() };
     let prev = h.prev;
     let g = g_at(prev);
@@ -985,11 +986,13 @@ fn finish_handoff(m: &M) {
     };
     match h.what {
         Pending::Yield => {
+            h.what = Pending::None;
             bump(&m.stats.yields);
             g.status.store(Status::Runnable as u32, Ordering::Relaxed);
             requeue(prev);
         }
         Pending::Park(rec) => {
+            h.what = Pending::None;
             bump(&m.stats.parks);
             g.status.store(Status::Waiting as u32, Ordering::Release);
             // SAFETY: `rec` is the commit record `park` left on the
@@ -1002,14 +1005,17 @@ fn finish_handoff(m: &M) {
                 requeue(prev);
             }
         }
-        Pending::ParkUnlock(flag) => commit_park_unlock(m, g, flag),
+        Pending::ParkUnlock(flag) => {
+            h.what = Pending::None;
+            commit_park_unlock(m, g, flag);
+        }
         Pending::Exit => {
+            h.what = Pending::None;
             g.status.store(Status::Dead as u32, Ordering::Release);
             crate::rt::on_exit(prev);
         }
         Pending::None => {}
     }
-    h.what = Pending::None;
 }
 
 /// Yields the processor: the goroutine goes to the back of its P's run

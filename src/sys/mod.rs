@@ -176,9 +176,9 @@ fn probe_guard_region() -> bool {
             Ok(efd) => {
                 use rustix::fd::AsRawFd;
                 // A raw write: no Rust reference to the guarded page is ever made. The kernel reads 8 bytes from it.
+                let (nr, fd) = (k::__NR_write as usize, efd.as_raw_fd() as usize);
                 // SAFETY: the fd is ours and open; the kernel validates the buffer address itself.
-                let r =
-                    unsafe { crate::arch::goro_syscall5(k::__NR_write as usize, efd.as_raw_fd() as usize, p, 8, 0, 0) };
+                let r = unsafe { crate::arch::goro_syscall5(nr, fd, p, 8, 0, 0) };
                 check(r) == Err(Error::Os(linux_raw_sys::errno::EFAULT as i32))
             }
             Err(_) => false,

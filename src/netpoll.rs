@@ -83,10 +83,12 @@ pub(crate) struct PollDesc {
     /// `rev` as it was before the last short read; valid if `drained`.
     pub(crate) drained_at: AtomicU32,
     pub(crate) drained: AtomicBool,
-    /// A read event carried RDHUP, HUP or ERR: end of stream or an error is
-    /// pending and will not raise another edge, so reads never skip the
-    /// syscall again on this descriptor.
-    pub(crate) hup: AtomicBool,
+    /// A read event carried RDHUP, HUP or ERR (end of stream or an error
+    /// is pending and will not raise another edge) or PRI (TCP urgent
+    /// data: a read stops short at the urgent mark with bytes queued behind
+    /// it). Either way a short read no longer means drained, so reads never
+    /// skip the syscall again on this descriptor.
+    pub(crate) no_skip: AtomicBool,
     /// The poll layer's reference count and locks (see `poll`).
     pub(crate) fdmu: spin::Mutex<crate::poll::FdMu>,
 }
@@ -108,7 +110,7 @@ impl PollDesc {
             rev: AtomicU32::new(0),
             drained_at: AtomicU32::new(0),
             drained: AtomicBool::new(false),
-            hup: AtomicBool::new(false),
+            no_skip: AtomicBool::new(false),
             fdmu: spin::Mutex::new(crate::poll::FdMu::new()),
         }
     }
@@ -310,11 +312,13 @@ pub(crate) fn open(fd: i32) -> Result<Handle, Error> {
         pd.wg.store(PD_NIL, Ordering::Relaxed);
         pd.rev.store(0, Ordering::Relaxed);
         pd.drained.store(false, Ordering::Relaxed);
-        pd.hup.store(false, Ordering::Relaxed);
+        pd.no_skip.store(false, Ordering::Relaxed);
         pd.publish(&l);
     }
     let ep = epoll::borrow(POLLER.ep.load(Ordering::Acquire));
-    let flags = epoll::Flags::IN | epoll::Flags::OUT | epoll::Flags::RDHUP | epoll::Flags::ET;
+    // PRI as well as Go's set: TCP urgent data must switch off the
+    // short-read shortcut (`PollDesc::no_skip`).
+    let flags = epoll::Flags::IN | epoll::Flags::PRI | epoll::Flags::OUT | epoll::Flags::RDHUP | epoll::Flags::ET;
     if let Err(e) = epoll::add(ep, epoll::borrow(fd), h.to_u64(), flags) {
         arena.free(h);
         return Err(e.into());
@@ -529,11 +533,11 @@ pub(crate) fn netpoll(delay_ns: i64, out: &mut GList) -> usize {
         }
         let Some(pd) = arena.get(Handle::from_u64(data)) else { continue };
         use epoll::Flags as F;
-        let read = flags.intersects(F::IN | F::RDHUP | F::HUP | F::ERR);
+        let read = flags.intersects(F::IN | F::PRI | F::RDHUP | F::HUP | F::ERR);
         let write = flags.intersects(F::OUT | F::HUP | F::ERR);
         if read {
-            if flags.intersects(F::RDHUP | F::HUP | F::ERR) {
-                pd.hup.store(true, Ordering::SeqCst);
+            if flags.intersects(F::PRI | F::RDHUP | F::HUP | F::ERR) {
+                pd.no_skip.store(true, Ordering::SeqCst);
             }
             pd.rev.fetch_add(1, Ordering::SeqCst);
             if let Some(g) = pd.unblock(Mode::Read, true) {

@@ -70,9 +70,9 @@ pub struct Fd {
     /// is closed for good, whatever runtime runs now.
     epoch: u32,
     fd: i32,
-    /// Reads are short only when the fd was drained (stream sockets,
-    /// pipes): enables the short-read shortcut.
-    stream: bool,
+    /// Reads are short only when the fd was drained (TCP streams): enables
+    /// the short-read shortcut.
+    short_drains: bool,
     /// Per-operation timeouts (ns, 0 = none), as `std`'s socket timeouts.
     read_timeout: AtomicI64,
     write_timeout: AtomicI64,
@@ -111,9 +111,9 @@ impl Fd {
         Fd::register(fd, false)
     }
 
-    /// Registers an fd that is already non-blocking; `stream` enables the
+    /// Registers an fd that is already non-blocking; `short_drains` enables the
     /// short-read shortcut (only for fds where a short read means drained).
-    pub(crate) fn register(fd: OwnedFd, stream: bool) -> Result<Fd, Error> {
+    pub(crate) fn register(fd: OwnedFd, short_drains: bool) -> Result<Fd, Error> {
         if !netpoll::installed() {
             // No runtime has run yet: there is no poller to register with.
             return Err(Error::NotInGoroutine);
@@ -132,7 +132,7 @@ impl Fd {
                     h,
                     epoch,
                     fd: raw,
-                    stream,
+                    short_drains,
                     read_timeout: AtomicI64::new(0),
                     write_timeout: AtomicI64::new(0),
                     read_deadline: AtomicI64::new(0),
@@ -148,10 +148,15 @@ impl Fd {
     }
 
     /// A non-blocking pipe: (read end, write end), both registered.
+    ///
+    /// Reads from it always go on until `EAGAIN` (no short-read shortcut):
+    /// a writer that turns on packet mode (`O_DIRECT`, which `fcntl` can
+    /// set on either end at any time) makes every read return one packet,
+    /// short or not, with more queued.
     pub fn pipe() -> Result<(Fd, Fd), Error> {
         let (r, w) = sys::net::pipe()?;
-        let r = Fd::register(r, true)?;
-        Ok((r, Fd::register(w, true)?))
+        let r = Fd::register(r, false)?;
+        Ok((r, Fd::register(w, false)?))
     }
 
     /// The raw fd number (valid until the `Fd` is closed).
@@ -299,11 +304,13 @@ impl Fd {
 
     /// Reads into `buf`; `Ok(0)` is end of file (or an empty `buf`).
     ///
-    /// On stream fds a short read means the fd was drained at that moment,
-    /// so the next read skips the syscall that would return `EAGAIN` and
-    /// parks at once, unless a read-readiness event arrived in between
-    /// (the descriptor's event counter guards that decision) or the peer
-    /// has hung up (end of stream raises no further edge).
+    /// On TCP streams a short read means the socket was drained at that
+    /// moment, so the next read skips the syscall that would return
+    /// `EAGAIN` and parks at once, unless a read-readiness event arrived in
+    /// between (the descriptor's event counter guards that decision), the
+    /// peer has hung up (end of stream raises no further edge) or urgent
+    /// data has arrived (a read stops short at its mark). Pipes, wrapped
+    /// fds, datagram and Unix stream sockets always read until `EAGAIN`.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Error> {
         if buf.is_empty() {
             return Ok(0);
@@ -354,7 +361,7 @@ impl Fd {
             let ev = pd.rev.load(Ordering::SeqCst);
             if pd.drained.load(Ordering::Relaxed)
                 && pd.drained_at.load(Ordering::Relaxed) == ev
-                && !pd.hup.load(Ordering::SeqCst)
+                && !pd.no_skip.load(Ordering::SeqCst)
             {
                 // Drained, and no readiness since: wait without the syscall.
                 pd.wait(Mode::Read)?;
@@ -363,7 +370,7 @@ impl Fd {
             }
             match op(self.borrow()) {
                 Ok(n) => {
-                    let short = self.stream && n > 0 && n < len;
+                    let short = self.short_drains && n > 0 && n < len;
                     pd.drained.store(short, Ordering::Relaxed);
                     pd.drained_at.store(ev, Ordering::Relaxed);
                     return Ok(n);
@@ -382,17 +389,17 @@ impl Fd {
     }
 
     /// Accepts a connection: `accept4(NONBLOCK | CLOEXEC)`, parking until
-    /// one arrives. The new fd is registered (as a stream when `stream`).
+    /// one arrives. The new fd is registered (with `short_drains`, see [`Fd::register`]).
     /// `ECONNABORTED` (a connection reset while queued) is skipped; `EMFILE`
     /// and `ENFILE` are returned and the listener keeps working.
-    pub(crate) fn accept(&self, stream: bool) -> Result<(Fd, Option<sys::net::SocketAddrAny>), Error> {
+    pub(crate) fn accept(&self, short_drains: bool) -> Result<(Fd, Option<sys::net::SocketAddrAny>), Error> {
         let (fd, addr) = self.io(Mode::Read, |fd| loop {
             match sys::net::accept(fd) {
                 Err(Errno::CONNABORTED) => continue,
                 r => return r,
             }
         })?;
-        Ok((Fd::register(fd, stream)?, addr))
+        Ok((Fd::register(fd, short_drains)?, addr))
     }
 
     /// Connects a non-blocking socket: on `EINPROGRESS` parks until the fd

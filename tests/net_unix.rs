@@ -243,3 +243,48 @@ fn bad_unix_addresses_are_invalid_input() {
     })
     .unwrap();
 }
+
+/// A Unix stream read stops after a message that carried file descriptors,
+/// with the bytes sent after it still queued: there a short read does not
+/// mean the socket was drained. The reader is parked when everything
+/// arrives (one coalesced edge, on one P); it must get the rest without a
+/// further event, not park until its timeout.
+#[test]
+fn a_short_read_after_passed_fds_does_not_stall_the_next_read() {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    use std::io::IoSlice;
+    use std::mem::MaybeUninit;
+    static RT: goro::Runtime = goro::Runtime::new();
+    let got = RT
+        .run(goro::Config::new().procs(1), || {
+            let (a, b) = UnixStream::pair().unwrap();
+            b.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let reader = goro::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 64];
+                while got.len() < 6 {
+                    match b.read(&mut buf)? {
+                        0 => break,
+                        k => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                Ok::<_, Error>(got)
+            })
+            .unwrap();
+            goro::yield_now(); // the reader runs and parks: nothing to read yet
+                               // SAFETY: `a` owns this fd and outlives the borrow (the sends below).
+            let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(a.as_raw_fd()) };
+            let passed = std::fs::File::open("/dev/null").unwrap();
+            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut cmsg = SendAncillaryBuffer::new(&mut space);
+            let fds = [std::os::fd::AsFd::as_fd(&passed)];
+            assert!(cmsg.push(SendAncillaryMessage::ScmRights(&fds)));
+            assert_eq!(sendmsg(fd, &[IoSlice::new(b"abc")], &mut cmsg, SendFlags::empty()), Ok(3));
+            assert_eq!(rustix::net::send(fd, b"def", SendFlags::empty()), Ok(3));
+            let got = reader.join().unwrap();
+            drop(a);
+            got
+        })
+        .unwrap();
+    assert_eq!(got, Ok(b"abcdef".to_vec()));
+}

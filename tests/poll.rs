@@ -209,3 +209,40 @@ fn a_timeout_never_extends_a_deadline_and_clearing_it_keeps_the_deadline() {
     .unwrap();
     assert_eq!(got, (Err(Error::TimedOut), Err(Error::TimedOut), Err(Error::TimedOut)));
 }
+
+/// A pipe whose writer turned on packet mode (`O_DIRECT`, settable with
+/// `fcntl` at any time) returns one packet per read, short or not, with
+/// more queued. The reader is parked when both packets arrive (one
+/// coalesced edge, on one P); it must get the second without a further
+/// event, not park until its timeout.
+#[test]
+fn a_packet_mode_pipe_delivers_every_packet_without_another_edge() {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    static RT: goro::Runtime = goro::Runtime::new();
+    let got = RT
+        .run(goro::Config::new().procs(1), || {
+            let (r, w) = Fd::pipe().unwrap();
+            r.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            // SAFETY: `w` owns this fd and outlives the borrow (two fcntl calls).
+            let wfd = unsafe { rustix::fd::BorrowedFd::borrow_raw(w.as_raw_fd()) };
+            fcntl_setfl(wfd, fcntl_getfl(wfd).unwrap() | OFlags::DIRECT).unwrap();
+            let reader = goro::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 64];
+                while got.len() < 6 {
+                    match r.read(&mut buf)? {
+                        0 => break,
+                        k => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                Ok::<_, Error>(got)
+            })
+            .unwrap();
+            goro::yield_now(); // the reader runs and parks: nothing to read yet
+            assert_eq!(w.write(b"abc"), Ok(3));
+            assert_eq!(w.write(b"def"), Ok(3));
+            reader.join().unwrap()
+        })
+        .unwrap();
+    assert_eq!(got, Ok(b"abcdef".to_vec()));
+}

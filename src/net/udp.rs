@@ -37,7 +37,7 @@ impl UdpSocket {
         let addr = addr.to_socket_addr()?;
         let fd = prepare(sys::net::socket_for(&addr, Kind::Datagram)?, |s| sys::net::bind(s, &addr))?;
         // Datagrams: a short read says nothing about what is queued, so no
-        // short-read shortcut (`stream = false`).
+        // short-read shortcut (`short_drains = false`).
         Ok(UdpSocket { fd: Fd::register(fd, false)? })
     }
 

@@ -14,6 +14,15 @@ use core::fmt;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
+/// Whether a short read from a Unix stream means it was drained: no. The
+/// kernel ends a read early, with more bytes queued, after a message that
+/// carried file descriptors (`SCM_RIGHTS`, which any peer may send) and,
+/// with `SO_PASSCRED`, between messages from different writers. No new
+/// readiness edge follows, so skipping the next read's `EAGAIN` check
+/// could park a reader with data waiting: Unix streams always read until
+/// `EAGAIN` (one more system call per wait than TCP).
+const SHORT_READS_DRAIN: bool = false;
+
 /// A Unix-domain stream socket listening for connections. Closing it
 /// leaves a path-bound socket file in place (remove it yourself).
 pub struct UnixListener {
@@ -43,7 +52,8 @@ impl UnixListener {
     /// Waits for a connection; returns it with the peer's address (usually
     /// unnamed). Errors as [`TcpListener::accept`](super::TcpListener::accept).
     pub fn accept(&self) -> Result<(UnixStream, UnixAddr), Error> {
-        let (fd, addr) = self.fd.accept(true)?;
+        // No short-read shortcut on Unix streams (`SHORT_READS_DRAIN`).
+        let (fd, addr) = self.fd.accept(SHORT_READS_DRAIN)?;
         Ok((UnixStream { fd }, UnixAddr::from_kernel(addr)?))
     }
 
@@ -117,7 +127,7 @@ impl UnixStream {
 
     /// Connects to `addr`.
     pub fn connect_addr(addr: &UnixAddr) -> Result<UnixStream, Error> {
-        let fd = Fd::register(sys::net::socket_unix(Kind::Stream)?, true)?;
+        let fd = Fd::register(sys::net::socket_unix(Kind::Stream)?, SHORT_READS_DRAIN)?;
         fd.connect(&addr.0)?;
         Ok(UnixStream { fd })
     }
@@ -127,8 +137,8 @@ impl UnixStream {
         let (a, b) = sys::net::socketpair(Kind::Stream)?;
         // On failure, whichever end is left (an OwnedFd or an Fd) closes
         // when dropped.
-        let a = Fd::register(a, true)?;
-        let b = Fd::register(b, true)?;
+        let a = Fd::register(a, SHORT_READS_DRAIN)?;
+        let b = Fd::register(b, SHORT_READS_DRAIN)?;
         Ok((UnixStream { fd: a }, UnixStream { fd: b }))
     }
 

@@ -455,13 +455,21 @@ impl Fd {
     }
 
     /// Parks until the fd is readable (or closed / timed out).
+    ///
+    /// Readiness is edge-triggered: call this only after an operation on
+    /// the fd returned `EAGAIN`. It returns once a readiness edge has
+    /// arrived, possibly one from before the call that nothing consumed
+    /// yet, so a return can be spurious: retry the operation and wait again
+    /// only on `EAGAIN`. Waiting while unread data is already queued (no
+    /// `EAGAIN` seen) may park until the next edge.
     pub fn wait_readable(&self) -> Result<(), Error> {
         let r = self.acquire(Some(Mode::Read))?;
         self.start_timeout(Mode::Read)?;
         r.pd.wait(Mode::Read)
     }
 
-    /// Parks until the fd is writable (or closed / timed out).
+    /// Parks until the fd is writable (or closed / timed out). The same
+    /// contract as [`Fd::wait_readable`]: only after `EAGAIN`.
     pub fn wait_writable(&self) -> Result<(), Error> {
         let r = self.acquire(Some(Mode::Write))?;
         self.start_timeout(Mode::Write)?;

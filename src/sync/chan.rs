@@ -333,7 +333,7 @@ impl<T> Chan<T> {
             Step::Blocked if !block => return Err((ManuallyDrop::into_inner(v), WOULD_BLOCK)),
             Step::Blocked => {}
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, src.cast(), 0);
         // SAFETY: we hold the lock; `w` stays on this frame, unmoved, until
         // it is unlinked (by a claimer, or by us below).
@@ -370,7 +370,7 @@ impl<T> Chan<T> {
             Step::Blocked if !block => return Err(WOULD_BLOCK),
             Step::Blocked => {}
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, dst.cast(), 0);
         // SAFETY: as in `send`.
         unsafe { st.recvq.push(&w) };

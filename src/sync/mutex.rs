@@ -124,7 +124,7 @@ impl<T: ?Sized> Mutex<T> {
                 Err(now) => s = now,
             }
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
         // SAFETY: we hold the queue lock; `w` stays on this frame until the
         // unlocker that hands us the lock unlinks it.

@@ -59,7 +59,7 @@ impl Once {
         match self.state.load(Ordering::Acquire) {
             COMPLETE => {}
             RUNNING => {
-                let parker = Parker::new();
+                let parker = Parker::single();
                 let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
                 // SAFETY: under the lock; `w` stays on this frame until the
                 // completing caller unlinks it.

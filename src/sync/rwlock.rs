@@ -72,7 +72,7 @@ impl<T: ?Sized> RwLock<T> {
             st.readers += 1;
             return RwLockReadGuard { l: self };
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
         // SAFETY: under the lock; `w` stays here until the unlocker that
         // lets us in unlinks it.
@@ -98,7 +98,7 @@ impl<T: ?Sized> RwLock<T> {
             st.writer = true;
             return RwLockWriteGuard { l: self };
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
         // SAFETY: as in `read`.
         unsafe { st.writeq.push(&w) };

@@ -122,7 +122,7 @@ impl Semaphore {
             st.permits -= n;
             return Ok(SemaphorePermit { sem: self, n });
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, ptr::null_mut(), n);
         // SAFETY: under the lock; `w` stays on this frame until a release
         // unlinks it, or we do below.

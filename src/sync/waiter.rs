@@ -45,7 +45,9 @@
 //! is off its stack and releases it as the park commit (Go's
 //! `parkunlock`). Nothing but the queue can wake such a wait, and whoever
 //! pops its waiter holds that lock, so it finds the goroutine parked: the
-//! claim is that pop alone, and `finish` stores DONE and readies it.
+//! claim is that pop alone, and `finish` readies it. Such a wait does not
+//! even take the token ([`Parker::single`] arms it only for a deadline):
+//! its one case cannot time out, and its outcome is in the waiter.
 //!
 //! A host thread (no goroutine) uses a token inside its `Parker` that
 //! starts out PARKED, and sleeps on a futex word there instead of parking.
@@ -111,7 +113,12 @@ const WORD_RELEASED: u32 = 2;
 pub struct Parker {
     /// Goroutine index, or `HOST`.
     g: usize,
-    seq: u32,
+    /// The wait's `seq` in the token, once armed (see [`Parker::arm`]).
+    seq: Cell<u32>,
+    /// The goroutine's token carries this wait (WAITING, then on): set by
+    /// `arm`. A wait built with [`Parker::single`] arms only if it needs
+    /// the token (a deadline); a sole wait never does.
+    armed: Cell<bool>,
     /// The token of a host thread (goroutines use `G::sync_token`).
     host_token: AtomicU64,
     /// Futex word a host thread sleeps on (`WORD_*`).
@@ -125,34 +132,57 @@ pub struct Parker {
 }
 
 impl Parker {
-    /// Starts a wait of the caller: a goroutine's token gets a new `seq`
-    /// in state WAITING. Must come before any waiter of the wait is linked.
+    /// Starts a wait of the caller that may have several waiters (`select`):
+    /// a goroutine's token gets a new `seq` in state WAITING at once, before
+    /// any waiter of the wait is linked.
     #[inline]
     pub(crate) fn new() -> Parker {
+        let p = Parker::single();
+        p.arm();
+        p
+    }
+
+    /// Starts a wait with exactly one waiter, linked under a lock that is
+    /// held until [`park_after`](Self::park_after): no waker can see the
+    /// waiter before then, so the token is armed there, and only if the
+    /// wait needs it (a deadline). A sole wait leaves the token alone: its
+    /// waker claims it by the pop alone, and its one case cannot time out.
+    #[inline]
+    pub(crate) fn single() -> Parker {
         match sched::current() {
-            Some(g) => {
-                let t = &sched::g_at(g).sync_token;
-                // Only the goroutine itself starts waits, and its previous
-                // wait ended DONE, so nobody else writes the token now (a
-                // stale timer compares against an older seq and fails).
-                let seq = ((t.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1);
-                t.store(pack(seq, WAITING, 0), Ordering::Relaxed);
-                Parker {
-                    g,
-                    seq,
-                    host_token: AtomicU64::new(0),
-                    host_word: AtomicU32::new(WORD_SLEEPING),
-                    sole: Cell::new(false),
-                }
-            }
+            Some(g) => Parker {
+                g,
+                seq: Cell::new(0),
+                armed: Cell::new(false),
+                host_token: AtomicU64::new(0),
+                host_word: AtomicU32::new(WORD_SLEEPING),
+                sole: Cell::new(false),
+            },
             None => Parker {
                 g: HOST,
-                seq: 0,
+                seq: Cell::new(0),
+                armed: Cell::new(true),
                 host_token: AtomicU64::new(pack(0, PARKED, 0)),
                 host_word: AtomicU32::new(WORD_SLEEPING),
                 sole: Cell::new(false),
             },
         }
+    }
+
+    /// A goroutine's wait takes the token: a new `seq` in state WAITING.
+    /// Before any waiter of the wait is visible to a waker.
+    fn arm(&self) {
+        if self.g == HOST || self.armed.get() {
+            return;
+        }
+        let t = &sched::g_at(self.g).sync_token;
+        // Only the goroutine itself starts waits, and its previous armed
+        // wait ended DONE, so nobody else writes the token now (a stale
+        // timer compares against an older seq and fails).
+        let seq = ((t.load(Ordering::Relaxed) >> 32) as u32).wrapping_add(1);
+        t.store(pack(seq, WAITING, 0), Ordering::Relaxed);
+        self.seq.set(seq);
+        self.armed.set(true);
     }
 
     fn token(&self) -> &AtomicU64 {
@@ -170,6 +200,8 @@ impl Parker {
     /// pops the waiter finds it parked and claims it without a CAS.
     pub(crate) fn park_after<T>(&self, guard: SpinGuard<'_, T>, deadline: Option<i64>) -> u32 {
         if self.g == HOST || deadline.is_some() {
+            // Still under the lock: no waker has seen our waiter yet.
+            self.arm();
             drop(guard);
             return self.park(deadline);
         }
@@ -178,8 +210,9 @@ impl Parker {
         // SAFETY: we hold the lock (its guard is gone: only the park's commit releases it); its primitive
         // outlives this wait, which borrows it.
         unsafe { sched::park_unlock(self.g, flag) };
-        // The claimer stored DONE before it readied us.
-        case_of(sched::g_at(self.g).sync_token.load(Ordering::Acquire))
+        // Readied by the waker that popped our one waiter (case 0): the
+        // run queue it put us on orders its writes before our resumption.
+        0
     }
 
     /// Sleeps until a waker claims the wait, or `deadline` (ns on the
@@ -189,7 +222,10 @@ impl Parker {
         if self.g == HOST {
             return self.park_host(deadline);
         }
-        let (g, seq) = (self.g, self.seq);
+        if !self.armed.get() {
+            crate::fatal("goro: sync: park of a wait that did not take the token");
+        }
+        let (g, seq) = (self.g, self.seq.get());
         let token: &'static AtomicU64 = &sched::g_at(g).sync_token;
         if let Some(when) = deadline {
             if when <= time::nanotime() {
@@ -369,8 +405,11 @@ impl Claim {
         // SAFETY: claimed: waiter and parker are alive until we publish DONE
         // (a host parker until RELEASED).
         let (w, p) = unsafe { (&*self.0, &*(*self.0).parker) };
-        let (case, wake, g, seq) = (w.case, w.wake.get(), p.g, p.seq);
-        if g == HOST {
+        let (case, wake, g, seq) = (w.case, w.wake.get(), p.g, p.seq.get());
+        if p.sole.get() {
+            // A sole wait (`Parker::sole`): the token is not its own.
+            sched::ready(g);
+        } else if g == HOST {
             p.host_token.store(pack(seq, DONE, case), Ordering::Release);
             p.host_word.store(WORD_WOKEN, Ordering::Release);
             futex::wake(&p.host_word, 1);
@@ -400,7 +439,7 @@ pub(super) unsafe fn try_claim(w: *const Waiter) -> Option<Claim> {
         return Some(Claim(w));
     }
     let token = p.token();
-    let seq = p.seq;
+    let seq = p.seq.get();
     let mut cur = token.load(Ordering::Relaxed);
     loop {
         let st = state_of(cur);

@@ -80,7 +80,7 @@ impl WaitGroup {
         if st.count == 0 {
             return;
         }
-        let parker = Parker::new();
+        let parker = Parker::single();
         let w = Waiter::new(&parker, 0, ptr::null_mut(), 0);
         // SAFETY: under the lock; `w` stays on this frame until the `done`
         // that brings the counter to zero unlinks it.

@@ -624,3 +624,37 @@ fn an_edge_consumed_between_a_short_read_and_the_next_read_is_not_lost() {
         .unwrap();
     assert_eq!(got, Ok(b"abcdef".to_vec()));
 }
+
+/// `peek` parks until bytes arrive and leaves them queued for `read`, also
+/// right after a short read (the next read must not skip its system call
+/// and wait for an edge that the peeked bytes already raised); at end of
+/// stream it returns 0.
+#[test]
+fn peek_parks_until_data_and_leaves_it_for_read() {
+    goro::run(|| {
+        let (c, s) = tcp_pair();
+        let s = Arc::new(s);
+        let s2 = s.clone();
+        let peeker = goro::spawn(move || {
+            let mut b = [0u8; 16];
+            let n = s2.peek(&mut b).unwrap();
+            b[..n].to_vec()
+        })
+        .unwrap();
+        goro::sleep(Duration::from_millis(5));
+        c.write_all(b"hello").unwrap();
+        assert_eq!(peeker.join().unwrap(), b"hello");
+        let mut b = [0u8; 16];
+        assert_eq!(s.read(&mut b).unwrap(), 5, "a short read: the socket is drained");
+        assert_eq!(&b[..5], b"hello");
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        c.write_all(b"again").unwrap();
+        assert_eq!(s.peek(&mut b).unwrap(), 5);
+        assert_eq!(s.read(&mut b), Ok(5));
+        assert_eq!(&b[..5], b"again");
+        c.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(s.peek(&mut b), Ok(0));
+        assert_eq!(s.peek(&mut []), Ok(0));
+    })
+    .unwrap();
+}

@@ -288,3 +288,20 @@ fn a_short_read_after_passed_fds_does_not_stall_the_next_read() {
         .unwrap();
     assert_eq!(got, Ok(b"abcdef".to_vec()));
 }
+
+/// `peek` on a Unix stream leaves the bytes for `read`.
+#[test]
+fn stream_peek_leaves_bytes_for_read() {
+    goro::run(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"peek me").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(b.peek(&mut buf).unwrap(), 7);
+        assert_eq!(&buf[..7], b"peek me");
+        assert_eq!(b.read(&mut buf).unwrap(), 7);
+        assert_eq!(&buf[..7], b"peek me");
+        a.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(b.peek(&mut buf).unwrap(), 0);
+    })
+    .unwrap();
+}

@@ -143,6 +143,18 @@ fn peer_inet(fd: &Fd) -> Result<SocketAddr, Error> {
     }
 }
 
+/// Copies queued stream bytes into `buf` without consuming them (`recv`
+/// with `MSG_PEEK`), parking until at least one byte is there; `Ok(0)` is
+/// end of stream (or an empty `buf`). Goes through the plain
+/// try-then-park loop: a later read still sees every readiness edge
+/// (the short-read guard counts events, not reads).
+fn peek_stream(fd: &Fd, buf: &mut [u8]) -> Result<usize, Error> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    fd.io(Mode::Read, |s| sys::net::recv(s, buf, true))
+}
+
 /// One `send` on a connected socket (parks until some room).
 fn send(fd: &Fd, buf: &[u8]) -> Result<usize, Error> {
     if buf.is_empty() {

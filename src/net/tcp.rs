@@ -176,6 +176,12 @@ impl TcpStream {
         self.fd.recv_stream(buf)
     }
 
+    /// Reads into `buf` as [`read`](Self::read) does, but leaves the bytes
+    /// queued (`MSG_PEEK`): the next read returns them again.
+    pub fn peek(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        super::peek_stream(&self.fd, buf)
+    }
+
     /// Reads into several buffers at once (`readv`, at most 64 of them):
     /// any mutable byte buffers (`&mut [u8]`, `std::io::IoSliceMut`, ...).
     pub fn read_vectored<B: DerefMut<Target = [u8]>>(&self, bufs: &mut [B]) -> Result<usize, Error> {

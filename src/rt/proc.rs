@@ -289,7 +289,9 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
             if !sched::stopping() && SCHED.global.len() == 0 && !spin_before_sleep(delay) {
                 let before = ready.len();
                 netpoll::netpoll(delay, &mut ready);
-                LAST_BATCH.store((ready.len() - before) as u32, Ordering::Relaxed);
+                let got = ready.len() - before;
+                let hot = if got >= 2 { HOT_POLLS } else { HOT.load(Ordering::Relaxed).saturating_sub(1) };
+                HOT.store(hot, Ordering::Relaxed);
             }
             sched::set_polling(false);
             if time::next_when().is_some_and(|w| w <= time::nanotime()) {
@@ -312,27 +314,29 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
     }
 }
 
-/// Goroutines the last blocking poll made runnable (its own wake-ups,
-/// `netpoll_break`, do not count).
-static LAST_BATCH: AtomicU32 = AtomicU32::new(0);
+/// Blocking polls left before the poller stops spinning first: reset to
+/// `HOT_POLLS` by a poll that readied two goroutines or more (the poller's
+/// own wake-ups, `netpoll_break`, do not count), decremented by any other.
+static HOT: AtomicU32 = AtomicU32::new(0);
+const HOT_POLLS: u32 = 8;
 
-/// How long the poller spins before a blocking poll after a batch.
-const SPIN_NS: i64 = 8_000;
+/// How long the poller spins before a blocking poll while `HOT`.
+const SPIN_NS: i64 = 12_000;
 
-/// Before a blocking poll that follows a batch (the last blocking poll
-/// readied two goroutines or more: the load has concurrency), waits up to
+/// Before a blocking poll while the load has concurrency (one of the last
+/// `HOT_POLLS` blocking polls readied two goroutines or more), waits up to
 /// `SPIN_NS` without a system call. Readiness that arrives meanwhile is
 /// then collected by a poll that does not sleep. Without the wait, a
 /// server faster than its clients catches up after every few messages,
 /// sleeps in `epoll_pwait`, and is woken for the next one or two: more
 /// polls per message, and a cross-CPU wake-up that the thread writing to
-/// us pays for. A lone connection, or an idle runtime, never spins (its
-/// polls ready one goroutine or none), so this costs at most `SPIN_NS` of
-/// CPU per poll under concurrent load. Returns true if work arrived
+/// us pays for. A lone connection, or an idle runtime, stops spinning after
+/// `HOT_POLLS` polls (each readies one goroutine or none), so this costs at
+/// most `SPIN_NS` of CPU per blocking poll under concurrent load. Returns true if work arrived
 /// meanwhile (the global queue filled, or the runtime is stopping): then
 /// the caller skips the poll and looks for work again.
 fn spin_before_sleep(delay: i64) -> bool {
-    if LAST_BATCH.load(Ordering::Relaxed) < 2 {
+    if HOT.load(Ordering::Relaxed) == 0 {
         return false;
     }
     let budget = if delay < 0 { SPIN_NS } else { delay.min(SPIN_NS) };

@@ -571,8 +571,9 @@ fn a_short_read_at_the_urgent_mark_does_not_stall_the_next_read() {
             let (c, s) = tcp_pair();
             s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             let reader = goro::spawn(move || read_up_to(&s, 6)).unwrap();
-            goro::yield_now(); // the reader runs and parks: nothing to read yet
-                               // SAFETY: `c` owns this fd and outlives the borrow (three sends below).
+            // The reader runs and parks: nothing to read yet.
+            goro::yield_now();
+            // SAFETY: `c` owns this fd and outlives the borrow (three sends below).
             let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(c.as_raw_fd()) };
             use rustix::net::{send, SendFlags};
             assert_eq!(send(fd, b"abc", SendFlags::empty()), Ok(3));

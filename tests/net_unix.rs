@@ -271,8 +271,9 @@ fn a_short_read_after_passed_fds_does_not_stall_the_next_read() {
                 Ok::<_, Error>(got)
             })
             .unwrap();
-            goro::yield_now(); // the reader runs and parks: nothing to read yet
-                               // SAFETY: `a` owns this fd and outlives the borrow (the sends below).
+            // The reader runs and parks: nothing to read yet.
+            goro::yield_now();
+            // SAFETY: `a` owns this fd and outlives the borrow (the sends below).
             let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(a.as_raw_fd()) };
             let passed = std::fs::File::open("/dev/null").unwrap();
             let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];

@@ -111,8 +111,9 @@ impl Fd {
         Fd::register(fd, false)
     }
 
-    /// Registers an fd that is already non-blocking; `short_drains` enables the
-    /// short-read shortcut (only for fds where a short read means drained).
+    /// Registers an fd that is already non-blocking; `short_drains`
+    /// enables the short-read shortcut (only for fds where a short read
+    /// means drained).
     pub(crate) fn register(fd: OwnedFd, short_drains: bool) -> Result<Fd, Error> {
         if !netpoll::installed() {
             // No runtime has run yet: there is no poller to register with.
@@ -389,7 +390,8 @@ impl Fd {
     }
 
     /// Accepts a connection: `accept4(NONBLOCK | CLOEXEC)`, parking until
-    /// one arrives. The new fd is registered (with `short_drains`, see [`Fd::register`]).
+    /// one arrives. The new fd is registered (with `short_drains`: see
+    /// [`Fd::register`]).
     /// `ECONNABORTED` (a connection reset while queued) is skipped; `EMFILE`
     /// and `ENFILE` are returned and the listener keeps working.
     pub(crate) fn accept(&self, short_drains: bool) -> Result<(Fd, Option<sys::net::SocketAddrAny>), Error> {

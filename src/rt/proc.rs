@@ -332,9 +332,10 @@ const SPIN_NS: i64 = 12_000;
 /// polls per message, and a cross-CPU wake-up that the thread writing to
 /// us pays for. A lone connection, or an idle runtime, stops spinning after
 /// `HOT_POLLS` polls (each readies one goroutine or none), so this costs at
-/// most `SPIN_NS` of CPU per blocking poll under concurrent load. Returns true if work arrived
-/// meanwhile (the global queue filled, or the runtime is stopping): then
-/// the caller skips the poll and looks for work again.
+/// most `SPIN_NS` of CPU per blocking poll under concurrent load, and an
+/// event that arrives during the spin waits for its end. Returns true if
+/// work arrived meanwhile (the global queue filled, or the runtime is
+/// stopping): then the caller skips the poll and looks for work again.
 fn spin_before_sleep(delay: i64) -> bool {
     if HOT.load(Ordering::Relaxed) == 0 {
         return false;

@@ -558,6 +558,19 @@ fn read_up_to(s: &TcpStream, n: usize) -> Result<Vec<u8>, Error> {
     Ok(got)
 }
 
+/// Runs `f(client, server)` on a fresh connected pair on one P, where
+/// nothing polls while a goroutine runs; the server side gives up a read
+/// after 3 s (`TimedOut`), so a read that would hang fails the test.
+fn on_one_p<T: Send + 'static>(f: impl FnOnce(TcpStream, TcpStream) -> T + Send + 'static) -> T {
+    static RT: goro::Runtime = goro::Runtime::new();
+    RT.run(goro::Config::new().procs(1), move || {
+        let (c, s) = tcp_pair();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        f(c, s)
+    })
+    .unwrap()
+}
+
 /// A TCP read stops short at the urgent mark with bytes queued behind it,
 /// so there a short read does not mean the socket was drained. The reader
 /// is parked when everything arrives (one coalesced edge, on one P where
@@ -565,25 +578,18 @@ fn read_up_to(s: &TcpStream, n: usize) -> Result<Vec<u8>, Error> {
 /// still get the rest without a further event, not park until the timeout.
 #[test]
 fn a_short_read_at_the_urgent_mark_does_not_stall_the_next_read() {
-    static RT: goro::Runtime = goro::Runtime::new();
-    let got = RT
-        .run(goro::Config::new().procs(1), || {
-            let (c, s) = tcp_pair();
-            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-            let reader = goro::spawn(move || read_up_to(&s, 6)).unwrap();
-            // The reader runs and parks: nothing to read yet.
-            goro::yield_now();
-            // SAFETY: `c` owns this fd and outlives the borrow (three sends below).
-            let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(c.as_raw_fd()) };
-            use rustix::net::{send, SendFlags};
-            assert_eq!(send(fd, b"abc", SendFlags::empty()), Ok(3));
-            assert_eq!(send(fd, b"X", SendFlags::OOB), Ok(1)); // the urgent byte
-            assert_eq!(send(fd, b"def", SendFlags::empty()), Ok(3));
-            let got = reader.join().unwrap();
-            drop(c);
-            got
-        })
-        .unwrap();
+    let got = on_one_p(|c, s| {
+        let reader = goro::spawn(move || read_up_to(&s, 6)).unwrap();
+        // The reader runs and parks: nothing to read yet.
+        goro::yield_now();
+        // SAFETY: `c` owns this fd and outlives the borrow (three sends below).
+        let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(c.as_raw_fd()) };
+        use rustix::net::{send, SendFlags};
+        assert_eq!(send(fd, b"abc", SendFlags::empty()), Ok(3));
+        assert_eq!(send(fd, b"X", SendFlags::OOB), Ok(1)); // the urgent byte
+        assert_eq!(send(fd, b"def", SendFlags::empty()), Ok(3));
+        reader.join().unwrap()
+    });
     // The urgent byte is out of band (no SO_OOBINLINE): the stream skips it.
     assert_eq!(got, Ok(b"abcdef".to_vec()));
 }
@@ -596,33 +602,26 @@ fn a_short_read_at_the_urgent_mark_does_not_stall_the_next_read() {
 /// read must not skip the system call and park with "def" queued.
 #[test]
 fn an_edge_consumed_between_a_short_read_and_the_next_read_is_not_lost() {
-    static RT: goro::Runtime = goro::Runtime::new();
     static GO: goro::sync::Channel<(), 0> = goro::sync::Channel::new();
-    let got = RT
-        .run(goro::Config::new().procs(1), || {
-            let (c, s) = tcp_pair();
-            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-            c.write_all(b"abc").unwrap();
-            let reader = goro::spawn(move || {
-                let mut buf = [0u8; 64];
-                let first = s.read(&mut buf)?; // "abc": short
-                GO.recv().unwrap(); // away while "def" arrives
-                let second = s.read(&mut buf[first..])?;
-                Ok::<_, Error>(buf[..first + second].to_vec())
-            })
-            .unwrap();
-            goro::yield_now(); // the reader reads "abc" and parks on GO
-            c.write_all(b"def").unwrap();
-            // Nothing is runnable while we sleep: the scheduler polls and
-            // consumes the edge of "def" (the reader waits on GO, not on
-            // the socket).
-            goro::sleep(Duration::from_millis(20));
-            GO.send(()).unwrap();
-            let got = reader.join().unwrap();
-            drop(c);
-            got
+    let got = on_one_p(|c, s| {
+        c.write_all(b"abc").unwrap();
+        let reader = goro::spawn(move || {
+            let mut buf = [0u8; 64];
+            let first = s.read(&mut buf)?; // "abc": short
+            GO.recv().unwrap(); // away while "def" arrives
+            let second = s.read(&mut buf[first..])?;
+            Ok::<_, Error>(buf[..first + second].to_vec())
         })
         .unwrap();
+        goro::yield_now(); // the reader reads "abc" and parks on GO
+        c.write_all(b"def").unwrap();
+        // Nothing is runnable while we sleep: the scheduler polls and
+        // consumes the edge of "def" (the reader waits on GO, not on the
+        // socket).
+        goro::sleep(Duration::from_millis(20));
+        GO.send(()).unwrap();
+        reader.join().unwrap()
+    });
     assert_eq!(got, Ok(b"abcdef".to_vec()));
 }
 

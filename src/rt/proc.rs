@@ -282,10 +282,16 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         // Become the poller if nobody is, and sleep there until the next
         // timer or until woken.
         if !sched::someone_polling() && become_poller() {
-            let delay = match time::next_when() {
+            let mut delay = match time::next_when() {
                 Some(w) => (w - time::nanotime()).max(0),
                 None => -1,
             };
+            if SOURCE.load(Ordering::Relaxed) == Threads::Donated as u32
+                && SCHED.npidle.load(Ordering::SeqCst) < nprocs as u32
+            {
+                // No sysmon: stand in for its backstop (see BACKSTOP_NS).
+                delay = if delay < 0 { BACKSTOP_NS } else { delay.min(BACKSTOP_NS) };
+            }
             if !sched::stopping() && SCHED.global.len() == 0 && !spin_before_sleep(delay) {
                 let before = ready.len();
                 netpoll::netpoll(delay, &mut ready);
@@ -313,6 +319,17 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         }
     }
 }
+
+/// How long the poller sleeps at most while some P is busy, when there is
+/// no sysmon (`Threads::Donated`). A goroutine queued on a busy P can miss
+/// its wake-up: the `ready` that queued it read "no idle P" or "an M is
+/// spinning" before this M gave its P back, and this M's last look at the
+/// run queues came before the queued goroutine became visible to it (a
+/// store-load race that only a fence on every `ready` would close). With
+/// other thread sources, sysmon wakes an M for a P that has queued work
+/// but has not scheduled for a round; without it, the poller wakes up,
+/// looks for work (stealing it from the busy P) and polls again.
+const BACKSTOP_NS: i64 = 10_000_000;
 
 /// Blocking polls left before the poller stops spinning first: reset to
 /// `HOT_POLLS` by a poll that readied two goroutines or more (the poller's

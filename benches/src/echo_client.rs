@@ -223,9 +223,9 @@ impl Client {
         let c = &mut self.conns[i];
         while c.busy {
             if c.sent < size {
-                // SAFETY: the range is inside `msg`.
-                let w =
-                    unsafe { libc::write(c.fd, self.msg.as_ptr().add(c.sent) as *const libc::c_void, size - c.sent) };
+                let rest = &self.msg[c.sent..];
+                // SAFETY: `rest` is a live slice of `msg`; write reads at most its length.
+                let w = unsafe { libc::write(c.fd, rest.as_ptr() as *const libc::c_void, rest.len()) };
                 if w < 0 {
                     match sys::errno() {
                         libc::EAGAIN => return Ok(()),

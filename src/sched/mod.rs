@@ -973,9 +973,10 @@ pub(crate) fn after_switch(me: usize) {
 /// stall on every switch that showed up as spawn+exit+join going from 76
 /// to 83 ns when inlining changed around it).
 fn finish_handoff(m: &M) {
-    // SAFETY: as in `after_switch`. Each arm empties the record once it
-    // has read it, before its action runs (an action must not switch, but
-    // should one, the record it fills is not ours to clear afterwards).
+    // Each arm empties the record once it has read it, before its action
+    // runs (an action must not switch, but should one, the record it fills
+    // is not ours to clear afterwards).
+    // SAFETY: as in `after_switch`: the M's cells are ours.
     let h = unsafe { &mut *m.handoff.get() };
     let prev = h.prev;
     let g = g_at(prev);

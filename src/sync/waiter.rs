@@ -399,17 +399,20 @@ impl Claim {
         unsafe { &*self.0 }
     }
 
-    /// Settles the token as DONE(case) and wakes the owner if it parked.
-    /// Touches neither the waiter nor the parker afterwards.
+    /// Completes the wait: a sole wait (`Parker::sole`, which never took
+    /// the token) is just readied; any other gets DONE(case) in its token
+    /// and is woken if it parked. Touches neither the waiter nor the parker
+    /// afterwards.
     pub(crate) fn finish(self) {
-        // SAFETY: claimed: waiter and parker are alive until we publish DONE
-        // (a host parker until RELEASED).
+        // SAFETY: claimed: waiter and parker are alive until we ready a sole
+        // wait or publish DONE (a host parker until RELEASED).
         let (w, p) = unsafe { (&*self.0, &*(*self.0).parker) };
-        let (case, wake, g, seq) = (w.case, w.wake.get(), p.g, p.seq.get());
         if p.sole.get() {
-            // A sole wait (`Parker::sole`): the token is not its own.
-            sched::ready(g);
-        } else if g == HOST {
+            sched::ready(p.g);
+            return;
+        }
+        let (case, wake, g, seq) = (w.case, w.wake.get(), p.g, p.seq.get());
+        if g == HOST {
             p.host_token.store(pack(seq, DONE, case), Ordering::Release);
             p.host_word.store(WORD_WOKEN, Ordering::Release);
             futex::wake(&p.host_word, 1);

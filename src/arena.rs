@@ -282,6 +282,18 @@ impl<T> ArenaCell<T> {
         unsafe { &(*slots.add(index)).value }
     }
 
+    /// As [`at`](Self::at), but `None` where `at` would abort.
+    #[inline]
+    pub fn try_at(&self, index: usize) -> Option<&'static T> {
+        let len = self.len.load(Ordering::Acquire);
+        if index >= len {
+            return None;
+        }
+        let slots = self.slots.load(Ordering::Relaxed);
+        // SAFETY: as in `at`: `slots` and `len` describe the installed `&'static` slots, and `index < len`.
+        Some(unsafe { &(*slots.add(index)).value })
+    }
+
     /// The installed arena. Aborts if none was installed.
     #[inline]
     pub fn get(&self) -> RawArena<'static, T> {

@@ -16,16 +16,17 @@
 //! `Dead` keeps the slot, its stack and the closure's result until the join
 //! handle takes the result or is dropped.
 //!
-//! # Safety
+//! # The saved stack pointer
 //!
-//! `sp` is an `UnsafeCell`: it is written only by `goro_switch` while this
-//! goroutine is suspending itself on the M that runs it, and read only by the
-//! M that resumes it, after acquiring the goroutine from a run queue (whose
-//! lock orders the two).
-#![allow(unsafe_code)]
+//! `sp` is written only by `goro_switch` (through a raw pointer, from
+//! assembly) while this goroutine is suspending itself on the M that runs
+//! it, and by `spawn` for a fresh slot; the M that resumes it reads it after
+//! acquiring the goroutine from a run queue or a wake-up, which orders the
+//! two. It is atomic so that a hint may read it without that ordering: the
+//! scheduler prefetches the saved context of the goroutine likely to run
+//! next, and a stale value there only prefetches the wrong lines.
 
 use crate::time::Timer;
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
 /// `G::status` values.
@@ -53,7 +54,7 @@ pub(crate) struct G {
     /// A `Status`; written by the M that owns the goroutine's current step.
     pub status: AtomicU32,
     /// Saved stack pointer while suspended (see the module's safety note).
-    pub sp: UnsafeCell<usize>,
+    pub sp: AtomicUsize,
     /// Run-queue link: next goroutine index + 1 (0 = none); guarded by the
     /// run queue's lock.
     pub schedlink: AtomicU32,
@@ -87,15 +88,11 @@ pub(crate) struct G {
     pub sync_rand: AtomicU64,
 }
 
-// SAFETY: every field but `sp` is atomic; `sp` is accessed under the hand-off
-// discipline described in the module documentation.
-unsafe impl Sync for G {}
-
 impl G {
     pub(crate) const fn new() -> Self {
         G {
             status: AtomicU32::new(Status::Free as u32),
-            sp: UnsafeCell::new(0),
+            sp: AtomicUsize::new(0),
             schedlink: AtomicU32::new(0),
             m: AtomicU32::new(0),
             goid: AtomicU64::new(0),

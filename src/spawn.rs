@@ -140,8 +140,8 @@ where
     // SAFETY: the frame goes right below the packet, on the same unused stack;
     // `packet & !15` is 16-aligned.
     let sp = unsafe { crate::arch::init_stack(packet & !15, entry::<F, T>, packet) };
-    // SAFETY: the goroutine is not running: we own its fresh slot.
-    unsafe { *g.sp.get() = sp };
+    // The goroutine is not running: we own its fresh slot.
+    g.sp.store(sp, Ordering::Relaxed);
     g.goid.store(sched::account_spawn(), Ordering::Relaxed);
     g.join.store(JOIN_NONE, Ordering::Relaxed);
     g.lockedm.store(0, Ordering::Relaxed);

@@ -55,6 +55,24 @@ extern "C" {
     pub(crate) fn goro_clone(flags: usize, stack: usize, ctid: *mut i32, f: extern "C" fn(usize), arg: usize) -> isize;
 }
 
+/// Asks the CPU to bring the cache line holding `addr` (and its
+/// translation) close, for a read soon. A hint: it never faults, whatever
+/// `addr` is, and has no other effect.
+#[inline(always)]
+pub(crate) fn prefetch(addr: usize) {
+    // SAFETY: a prefetch instruction reads no architectural state and never faults (an unmapped or
+    // protected address is simply not fetched); it touches no register but its address operand.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::asm!("prefetcht0 [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly))
+    };
+    // SAFETY: as above, for PRFM.
+    #[cfg(target_arch = "aarch64")]
+    unsafe {
+        core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly))
+    };
+}
+
 /// Address of the signal-return trampoline, for `sa_restorer`.
 pub(crate) fn sigreturn_addr() -> usize {
     goro_sigreturn as *const () as usize

@@ -881,7 +881,7 @@ fn switch_away(i: usize, what: Pending) {
             // off our P's queue, so its saved (or fresh) context is suspended and nobody else will resume it.
             unsafe {
                 *m.handoff.get() = Handoff { prev: i, what };
-                crate::arch::goro_switch(g.sp.get(), *ng.sp.get());
+                crate::arch::goro_switch(g.sp.as_ptr(), ng.sp.load(Ordering::Relaxed));
             }
         }
         // SAFETY: as above for the cells and `g.sp`; `g0_sp` was saved by
@@ -889,7 +889,7 @@ fn switch_away(i: usize, what: Pending) {
         None => unsafe {
             *m.pending.get() = what;
             *m.pending_g.get() = i;
-            crate::arch::goro_switch(g.sp.get(), *m.g0_sp.get());
+            crate::arch::goro_switch(g.sp.as_ptr(), *m.g0_sp.get());
         },
     }
     after_switch(i);
@@ -926,8 +926,33 @@ fn direct_next(m: &M) -> Option<usize> {
         pp.put(n, true);
         return None;
     }
+    if let Some(after) = pp.peek() {
+        prefetch_context(after);
+    }
     Some(n)
 }
+
+/// Prefetches the saved context of goroutine `i`, which will probably be
+/// resumed after the one we are switching to: its stack lines are cold
+/// when many goroutines take turns (at 1000 echo connections, the first
+/// load from the resumed stack in `goro_switch` took 6% of the server's
+/// CPU samples), and the goroutine we switch to runs long enough (it
+/// usually makes a system call) for the lines to arrive meanwhile.
+#[inline]
+fn prefetch_context(i: usize) {
+    let Some(g) = SCHED.gs.try_at(i) else { return };
+    // A hint: if the goroutine was taken and resumed meanwhile, this only
+    // prefetches lines it no longer needs.
+    let sp = g.sp.load(Ordering::Relaxed);
+    for line in 0..PREFETCH_LINES {
+        crate::arch::prefetch(sp + line * 64);
+    }
+}
+
+/// Cache lines prefetched from a saved stack pointer upwards: the saved
+/// registers (64 bytes on x86_64, 176 on aarch64) and the frames the
+/// resumed goroutine returns through first.
+const PREFETCH_LINES: usize = 4;
 
 /// For exiting goroutine `i`: the goroutine parked joining it, taken to
 /// run next on this M (the exit would ready it anyway; `spawn::on_exit`,
@@ -1116,7 +1141,7 @@ pub(crate) fn execute(mi: usize, i: usize) -> Outcome {
         // SAFETY: we are g0 of M `mi` on its own thread; `g.sp` is a context saved by goro_switch or built by
         // init_stack, of a goroutine running nowhere (taken from a run queue, or it just switched to us).
         let (pending, who) = unsafe {
-            crate::arch::goro_switch(m.g0_sp.get(), *g.sp.get());
+            crate::arch::goro_switch(m.g0_sp.get(), g.sp.load(Ordering::Relaxed));
             (core::mem::replace(&mut *m.pending.get(), Pending::None), *m.pending_g.get())
         };
         let g = g_at(who);

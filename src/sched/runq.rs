@@ -169,6 +169,25 @@ impl P {
         Some(next as usize - 1)
     }
 
+    /// Owner only, a hint: the goroutine [`get`](Self::get) would most
+    /// likely return next. It may be stale (a thief can take it meanwhile),
+    /// so it is only ever used to prefetch.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<usize> {
+        let next = self.runnext.load(Ordering::Relaxed);
+        if next != 0 {
+            return Some(next as usize - 1);
+        }
+        let h = self.head.load(Ordering::Relaxed);
+        if self.tail.load(Ordering::Relaxed) == h {
+            return None;
+        }
+        match self.ring[(h % RUNQ) as usize].load(Ordering::Relaxed) {
+            0 => None,
+            g => Some(g as usize - 1),
+        }
+    }
+
     /// Owner only: empties `runnext` if it still holds `next` (a thief may
     /// have taken it, unless this is the only P).
     #[inline]

@@ -48,7 +48,7 @@ pub use error::Error;
 pub use panic::Panic;
 pub use rt::{
     donate_thread, lock_os_thread, run, sleep, stats, unlock_os_thread, Config, Runtime, Stats, Syscalls, Threads,
-    DEFAULT_MAX_FDS, DEFAULT_MAX_GOROUTINES, DEFAULT_STACK_SIZE,
+    DEFAULT_MAX_FDS, DEFAULT_MAX_GOROUTINES, DEFAULT_POLL_SPIN, DEFAULT_STACK_SIZE, MAX_POLL_SPIN,
 };
 pub use sched::yield_now;
 pub use spawn::{spawn, JoinError, JoinHandle};

@@ -417,6 +417,25 @@ fn schedtrace_prints_sched_lines() {
     assert!(lines[0].contains("procs=2") && lines[0].contains("idleprocs="), "{}", lines[0]);
 }
 
+/// `GORO_POLLSPIN=<us>` overrides `Config::poll_spin`, and is checked like
+/// it: 10001 us is over the 10 ms limit.
+#[test]
+fn goro_pollspin_overrides_the_config() {
+    if std::env::var("GORO_CHILD").as_deref() == Ok("pollspin") {
+        static RT: goro::Runtime<4> = goro::Runtime::new();
+        let e = RT.run(goro::Config::new().poll_spin(Duration::ZERO), || ()).unwrap_err();
+        println!("POLLSPIN_ERR {e}");
+        return;
+    }
+    let out = child("pollspin", "goro_pollspin_overrides_the_config", &[("GORO_POLLSPIN", "10001")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    // libtest prints the child's line after its own "test ... " prefix.
+    let at = stdout.find("POLLSPIN_ERR ").expect("no result line");
+    let line = stdout[at..].lines().next().unwrap_or_default();
+    assert!(line.contains("poll_spin must be at most 10 ms"), "{line}");
+}
+
 #[test]
 fn donated_threads_run_goroutines() {
     static RT: goro::Runtime = goro::Runtime::new();

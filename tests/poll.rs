@@ -246,3 +246,45 @@ fn a_packet_mode_pipe_delivers_every_packet_without_another_edge() {
         .unwrap();
     assert_eq!(got, Ok(b"abcdef".to_vec()));
 }
+
+/// `Config::poll_spin`: once a blocking poll has made two goroutines
+/// runnable, the poller spins before its next blocking polls, unless the
+/// spin is off; a spin longer than `MAX_POLL_SPIN` is a configuration error.
+#[test]
+fn the_poller_spins_after_a_batch_unless_the_spin_is_off() {
+    // GORO_POLLSPIN overrides every configuration below (tests/mn.rs checks
+    // the variable).
+    assert!(std::env::var_os("GORO_POLLSPIN").is_none(), "run this test without GORO_POLLSPIN set");
+    static RT: goro::Runtime<16, 16> = goro::Runtime::new();
+    fn spins_with(config: goro::Config) -> u64 {
+        RT.run(config.procs(1), || {
+            let before = goro::stats().poll_spins;
+            for _ in 0..5 {
+                let (r1, w1) = Fd::pipe().unwrap();
+                let (r2, w2) = Fd::pipe().unwrap();
+                let readers: Vec<_> = [r1, r2]
+                    .into_iter()
+                    .map(|r| goro::spawn(move || r.read(&mut [0u8; 8]).unwrap()).unwrap())
+                    .collect();
+                // One P: both readers run, find their pipes empty and park.
+                goro::yield_now();
+                w1.write_all(b"x").unwrap();
+                w2.write_all(b"y").unwrap();
+                // Joining parks main: the one blocking poll finds both pipes
+                // readable (a batch), and the blocking polls after it spin
+                // first if spinning is on.
+                for h in readers {
+                    assert_eq!(h.join().unwrap(), 1);
+                }
+            }
+            goro::stats().poll_spins - before
+        })
+        .unwrap()
+    }
+    assert_eq!(spins_with(goro::Config::new().poll_spin(Duration::ZERO)), 0);
+    assert!(spins_with(goro::Config::new()) > 0);
+    let too_long = goro::MAX_POLL_SPIN + Duration::from_nanos(1);
+    let e = RT.run(goro::Config::new().poll_spin(too_long), || ()).unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
+    assert!(e.to_string().contains("poll_spin"), "{e}");
+}

@@ -31,6 +31,10 @@ pub const DEFAULT_MAX_FDS: usize = 10_000;
 /// Default stack slot per goroutine, guard page included (256 KiB).
 /// Only the pages a goroutine touches use memory.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+/// Default of [`Config::poll_spin`].
+pub const DEFAULT_POLL_SPIN: Duration = Duration::from_micros(20);
+/// The longest [`Config::poll_spin`] accepted.
+pub const MAX_POLL_SPIN: Duration = Duration::from_millis(10);
 
 /// Where the runtime's extra OS threads (Ms beyond the caller of `run`,
 /// and sysmon) come from.
@@ -62,7 +66,8 @@ impl Threads {
 }
 
 /// Runtime settings chosen at start-up. Environment variables override
-/// two of them, as Go's do: `GORO_PROCS=<n>` and `GORO_SCHEDTRACE=<ms>`.
+/// three of them, as Go's do: `GORO_PROCS=<n>`, `GORO_SCHEDTRACE=<ms>` and
+/// `GORO_POLLSPIN=<us>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -77,12 +82,28 @@ pub struct Config {
     pub threads: Threads,
     /// Print a `SCHED` line to stderr every this many milliseconds (0: off).
     pub schedtrace_ms: u32,
+    /// How long the netpoller may spin, without a system call, before it
+    /// sleeps in `epoll_pwait`, while recent polls returned batches (two
+    /// goroutines or more made runnable by one of the last 8 blocking
+    /// polls); zero turns the spin off. Spinning lets a busy server collect
+    /// the next batch without sleeping and being woken for every message,
+    /// at the price of this much CPU per blocking poll and as much added
+    /// latency for an event that arrives during a spin. A lone connection
+    /// or an idle runtime never spins. At most [`MAX_POLL_SPIN`]; default
+    /// [`DEFAULT_POLL_SPIN`]. `Stats::poll_spins` counts the spins.
+    pub poll_spin: Duration,
 }
 
 impl Config {
     /// The defaults.
     pub const fn new() -> Self {
-        Config { stack_size: DEFAULT_STACK_SIZE, procs: 0, threads: Threads::default_source(), schedtrace_ms: 0 }
+        Config {
+            stack_size: DEFAULT_STACK_SIZE,
+            procs: 0,
+            threads: Threads::default_source(),
+            schedtrace_ms: 0,
+            poll_spin: DEFAULT_POLL_SPIN,
+        }
     }
 
     /// Sets [`Config::stack_size`].
@@ -109,6 +130,20 @@ impl Config {
         self
     }
 
+    /// Sets [`Config::poll_spin`] (`Duration::ZERO`: never spin).
+    pub const fn poll_spin(mut self, d: Duration) -> Self {
+        self.poll_spin = d;
+        self
+    }
+
+    /// The poll spin in nanoseconds, if in range.
+    fn poll_spin_ns(&self) -> Result<i64, Error> {
+        if self.poll_spin > MAX_POLL_SPIN {
+            return Err(Error::InvalidConfig("poll_spin must be at most 10 ms"));
+        }
+        Ok(time::dur_ns(self.poll_spin))
+    }
+
     fn slot_size(&self) -> Result<usize, Error> {
         if self.stack_size < 16 * 1024 || self.stack_size > 1 << 30 {
             return Err(Error::InvalidConfig("stack_size must be between 16 KiB and 1 GiB"));
@@ -122,13 +157,17 @@ impl Config {
         Ok(slot)
     }
 
-    /// Applies `GORO_PROCS` and `GORO_SCHEDTRACE` from the environment.
+    /// Applies `GORO_PROCS`, `GORO_SCHEDTRACE` and `GORO_POLLSPIN` from the
+    /// environment.
     fn with_env(mut self) -> Self {
         if let Some(n) = sys::env_u64(b"GORO_PROCS") {
             self.procs = n as usize;
         }
         if let Some(ms) = sys::env_u64(b"GORO_SCHEDTRACE") {
             self.schedtrace_ms = ms.min(u64::from(u32::MAX)) as u32;
+        }
+        if let Some(us) = sys::env_u64(b"GORO_POLLSPIN") {
+            self.poll_spin = Duration::from_micros(us);
         }
         self
     }
@@ -202,6 +241,7 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         let config = config.with_env();
         let slot = config.slot_size()?;
         let nprocs = config.nprocs()?;
+        let poll_spin = config.poll_spin_ns()?;
         stack::install_overflow_handler()?;
         let raw = self.gs.raw();
         if REGION.setup(N + sched::MAX_M, slot, sched::goid_of)? {
@@ -225,6 +265,7 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         sched::set_poll_breaker(netpoll::netpoll_break);
         raise_fd_limit();
         proc::set_thread_source(config.threads);
+        proc::set_poll_spin(poll_spin);
         let _alt = AltStack::ensure()?;
         proc::commit_g0(0)?;
         // The arena was just reset, so main takes slot 0. Publish that before
@@ -424,6 +465,9 @@ pub struct Stats {
     pub sysmon_ticks: u64,
     /// Non-blocking polls sysmon made because nobody had polled for 10 ms.
     pub sysmon_polls: u64,
+    /// Spins the netpoller made before a blocking poll (see
+    /// [`Config::poll_spin`]).
+    pub poll_spins: u64,
     /// Goroutines asked to yield after running 10 ms without a yield point.
     pub preempt_requests: u64,
     /// Runtime threads in use (M slots).
@@ -449,6 +493,7 @@ impl Default for Stats {
             injected: 0,
             sysmon_ticks: 0,
             sysmon_polls: 0,
+            poll_spins: 0,
             preempt_requests: 0,
             threads: 0,
             procs: 0,
@@ -485,6 +530,7 @@ pub fn stats() -> Stats {
     let (ticks, spolls) = sysmon::counters();
     s.sysmon_ticks = ticks;
     s.sysmon_polls = spolls;
+    s.poll_spins = proc::spins();
     let c = |k: sys::Sys| sys::SYSCALLS[k as usize].load(Ordering::Relaxed);
     s.syscalls = Syscalls {
         read: c(sys::Sys::Read),

@@ -16,7 +16,7 @@ use crate::stack::{AltStack, REGION};
 use crate::sys;
 use crate::time;
 use crate::Error;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// Thread slot of sysmon (after the M slots).
 const SYSMON: usize = MAX_M;
@@ -339,11 +339,25 @@ const BACKSTOP_NS: i64 = 10_000_000;
 static HOT: AtomicU32 = AtomicU32::new(0);
 const HOT_POLLS: u32 = 8;
 
-/// How long the poller spins before a blocking poll while `HOT`. At 1 P,
-/// 100 connections x 64 B, alternated runs gave 2.013 to 2.044 system
-/// calls per round trip with 12 us, 2.014 to 2.027 with 20 us and 2.013 to
-/// 2.019 with 30 us (tokio 2.017 to 2.021), at the same round-trip rates.
-const SPIN_NS: i64 = 20_000;
+/// How long the poller spins before a blocking poll while `HOT`, in ns
+/// (`Config::poll_spin`, default 20 us; 0: never). At 1 P, 100 connections
+/// x 64 B, alternated runs gave 2.013 to 2.044 system calls per round trip
+/// with 12 us, 2.014 to 2.027 with 20 us and 2.013 to 2.019 with 30 us
+/// (tokio 2.017 to 2.021), at the same round-trip rates.
+static SPIN_NS: AtomicI64 = AtomicI64::new(0);
+
+/// Spins started (`Stats::poll_spins`).
+static SPINS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the poll spin (ns) of a runtime about to start.
+pub(super) fn set_poll_spin(ns: i64) {
+    SPIN_NS.store(ns, Ordering::Relaxed);
+}
+
+/// Spins the poller started, ever.
+pub(super) fn spins() -> u64 {
+    SPINS.load(Ordering::Relaxed)
+}
 
 /// Before a blocking poll while the load has concurrency (one of the last
 /// `HOT_POLLS` blocking polls readied two goroutines or more), waits up to
@@ -359,10 +373,12 @@ const SPIN_NS: i64 = 20_000;
 /// work arrived meanwhile (the global queue filled, or the runtime is
 /// stopping): then the caller skips the poll and looks for work again.
 fn spin_before_sleep(delay: i64) -> bool {
-    if HOT.load(Ordering::Relaxed) == 0 {
+    let spin = SPIN_NS.load(Ordering::Relaxed);
+    if spin == 0 || HOT.load(Ordering::Relaxed) == 0 {
         return false;
     }
-    let budget = if delay < 0 { SPIN_NS } else { delay.min(SPIN_NS) };
+    SPINS.fetch_add(1, Ordering::Relaxed);
+    let budget = if delay < 0 { spin } else { delay.min(spin) };
     let t0 = time::nanotime();
     while time::nanotime() - t0 < budget {
         if SCHED.global.len() > 0 || sched::stopping() {

@@ -44,7 +44,7 @@ pub(super) fn print(uptime_ns: i64) {
     }
     let _ = writeln!(
         l,
-        "] goroutines={} spawned={} switches={} parks={} steals={} polls={} events={} sysmonpolls={} preempt={}",
+        "] goroutines={} spawned={} switches={} parks={} steals={} polls={} events={} spins={} sysmonpolls={} preempt={}",
         s.goroutines_live,
         s.goroutines_spawned,
         s.context_switches,
@@ -52,6 +52,7 @@ pub(super) fn print(uptime_ns: i64) {
         s.steals,
         s.polls,
         s.poll_events,
+        s.poll_spins,
         s.sysmon_polls,
         s.preempt_requests,
     );

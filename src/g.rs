@@ -53,7 +53,8 @@ pub(crate) const JOIN_G: u32 = 4;
 pub(crate) struct G {
     /// A `Status`; written by the M that owns the goroutine's current step.
     pub status: AtomicU32,
-    /// Saved stack pointer while suspended (see the module's safety note).
+    /// Saved stack pointer while suspended (see "The saved stack pointer" in
+    /// the module docs).
     pub sp: AtomicUsize,
     /// Run-queue link: next goroutine index + 1 (0 = none); guarded by the
     /// run queue's lock.

@@ -945,7 +945,7 @@ fn prefetch_context(i: usize) {
     // prefetches lines it no longer needs.
     let sp = g.sp.load(Ordering::Relaxed);
     for line in 0..PREFETCH_LINES {
-        crate::arch::prefetch(sp + line * 64);
+        crate::arch::prefetch(sp.wrapping_add(line * 64));
     }
 }
 

@@ -60,14 +60,14 @@ extern "C" {
 /// `addr` is, and has no other effect.
 #[inline(always)]
 pub(crate) fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch instruction reads no architectural state and never faults (an unmapped or
     // protected address is simply not fetched); it touches no register but its address operand.
-    #[cfg(target_arch = "x86_64")]
     unsafe {
         core::arch::asm!("prefetcht0 [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly))
     };
-    // SAFETY: as above, for PRFM.
     #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above, for PRFM, which never faults either.
     unsafe {
         core::arch::asm!("prfm pldl1keep, [{0}]", in(reg) addr, options(nostack, preserves_flags, readonly))
     };

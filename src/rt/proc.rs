@@ -41,11 +41,9 @@ pub(super) fn commit_g0(mi: usize) -> Result<(), Error> {
 
 static SOURCE: AtomicU32 = AtomicU32::new(0);
 
-/// Chooses where new threads come from, for a runtime about to start (whose
-/// poller starts cold: no spin before its first blocking polls).
+/// Chooses where new threads come from.
 pub(super) fn set_thread_source(t: Threads) {
     SOURCE.store(t as u32, Ordering::Relaxed);
-    HOT.store(0, Ordering::Relaxed);
     sched::set_spawner(match t {
         Threads::Donated => None,
         _ => Some(spawn_thread),
@@ -349,9 +347,11 @@ static SPIN_NS: AtomicI64 = AtomicI64::new(0);
 /// Spins started (`Stats::poll_spins`).
 static SPINS: AtomicU64 = AtomicU64::new(0);
 
-/// Sets the poll spin (ns) of a runtime about to start.
+/// Sets the poll spin (ns) of a runtime about to start, whose poller starts
+/// cold (no spin before a blocking poll has returned a batch).
 pub(super) fn set_poll_spin(ns: i64) {
     SPIN_NS.store(ns, Ordering::Relaxed);
+    HOT.store(0, Ordering::Relaxed);
 }
 
 /// Spins the poller started, ever.

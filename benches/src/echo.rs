@@ -419,6 +419,9 @@ struct RunResult {
     p99_us: f64,
     /// Client CPU time / wall time of the window.
     client_util: f64,
+    /// The server's user-space share of its CPU time (the rest is system
+    /// time: the kernel's work for its system calls and its sockets).
+    srv_user: f64,
     /// CPU use of everything else on the machine during the window, in
     /// CPUs (busy time from /proc/stat minus server and client).
     other: f64,
@@ -481,6 +484,7 @@ fn run_once(ctx: &Ctx, s: &Server, conns: usize, size: usize, o: &Opts) -> Resul
         p50_us: get("p50_ns")? / 1e3,
         p99_us: get("p99_ns")? / 1e3,
         client_util: get("client_cpu_us")? / (secs * 1e6),
+        srv_user: get("srv_user_us")? / get("srv_cpu_us")?.max(1.0),
         other: ((get("machine_busy_us")? - get("srv_cpu_us")? - get("client_cpu_us")?) / (secs * 1e6)).max(0.0),
         rep: 0, // set by the caller
     })
@@ -709,6 +713,7 @@ struct Med {
     p50: f64,
     p99: f64,
     client: f64,
+    user: f64,
     other: f64,
 }
 
@@ -731,6 +736,7 @@ impl Point {
             p50: col(|r| r.p50_us).0,
             p99: col(|r| r.p99_us).0,
             client: col(|r| r.client_util).0,
+            user: col(|r| r.srv_user).0,
             other: col(|r| r.other).0,
         })
     }
@@ -984,6 +990,18 @@ fn print_summary(points: &[Point], servers: &[Server], sys: &Syscalls, o: &Opts)
         names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.client * 100.0), 0)));
         println!();
     }
+    print!("  {:<16}", "server user %");
+    names.iter().for_each(|k| print!(" {:>9}", k.name()));
+    println!();
+    for p in points {
+        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
+        names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.user * 100.0), 1)));
+        println!();
+    }
+    println!(
+        "  (user-space share of the server's CPU time; the rest is the kernel's work for its system calls. \
+         goro's includes the poller's spin, benches/README.md)"
+    );
     println!("  paired by round (median of per-round ratios; see benches/README.md)");
     println!("  {:<16} {:>11} {:>10} {:>10}", "", "CPU/floor", "rt/Go", "rt/tokio");
     for p in points {

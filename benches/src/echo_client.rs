@@ -182,7 +182,8 @@ struct Mark {
     t: Instant,
     rt: u64,
     cpu_us: u64,
-    srv_ticks: Option<u64>,
+    /// The server's (user, system) CPU ticks.
+    srv_ticks: Option<(u64, u64)>,
     /// Busy (incl. steal) ticks of the whole machine, from /proc/stat.
     all_ticks: Option<u64>,
 }
@@ -463,7 +464,14 @@ fn run(o: &Opts) -> Result<String, String> {
     let client_cpu_us = end.cpu_us - start.cpu_us;
     let mut extra = String::new();
     if let (Some(a), Some(b)) = (start.srv_ticks, end.srv_ticks) {
-        let _ = write!(extra, " srv_ticks={} srv_cpu_us={}", b - a, (b - a) * 1_000_000 / tck);
+        let (user, system) = (b.0 - a.0, b.1 - a.1);
+        let _ = write!(
+            extra,
+            " srv_ticks={} srv_cpu_us={} srv_user_us={}",
+            user + system,
+            (user + system) * 1_000_000 / tck,
+            user * 1_000_000 / tck
+        );
     }
     if let (Some(a), Some(b)) = (start.all_ticks, end.all_ticks) {
         let _ = write!(extra, " machine_busy_us={}", (b - a) * 1_000_000 / tck);

@@ -47,16 +47,16 @@ pub fn clk_tck() -> u64 {
     }
 }
 
-/// utime + stime of process `pid`, in clock ticks, from /proc/PID/stat. For
-/// a process (not a single task) the kernel sums all of its threads, live
-/// and exited.
-pub fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+/// (utime, stime) of process `pid`, in clock ticks, from /proc/PID/stat.
+/// For a process (not a single task) the kernel sums all of its threads,
+/// live and exited.
+pub fn proc_cpu_ticks(pid: u32) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces): field 3
     // (state) is index 0, so utime (14) is 11 and stime (15) is 12.
     let rest = &s[s.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    Some((f.get(11)?.parse::<u64>().ok()?, f.get(12)?.parse::<u64>().ok()?))
 }
 
 /// The CPUs this process may run on.

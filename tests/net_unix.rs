@@ -244,6 +244,46 @@ fn bad_unix_addresses_are_invalid_input() {
     .unwrap();
 }
 
+/// A path of the full 108 bytes leaves `sun_path` no room for its NUL, and
+/// the kernel then reports the address one byte longer than
+/// `sockaddr_un`. Reading such an address back (a listener's own, a
+/// stream's peer, a datagram's sender, which any local process can choose)
+/// gives the path, not a panic, and loses no datagram.
+#[test]
+fn addresses_of_full_length_paths_read_back() {
+    let full = |name: &str| {
+        let mut p = sock_path(name);
+        assert!(p.len() < 108, "temp dir too long for this test: {p}");
+        while p.len() < 108 {
+            p.push('x');
+        }
+        let _ = std::fs::remove_file(&p);
+        p
+    };
+    let (lp, dp, sp) = (full("l108"), full("d108"), full("s108"));
+    let (lp2, dp2, sp2) = (lp.clone(), dp.clone(), sp.clone());
+    goro::run(move || {
+        let l = UnixListener::bind(&lp2).unwrap();
+        assert_eq!(l.local_addr().unwrap().as_pathname(), Some(lp2.as_bytes()));
+        let c = UnixStream::connect(&lp2).unwrap();
+        assert_eq!(c.peer_addr().unwrap().as_pathname(), Some(lp2.as_bytes()));
+        let (s, _) = l.accept().unwrap();
+        assert_eq!(s.local_addr().unwrap().as_pathname(), Some(lp2.as_bytes()));
+
+        let d = UnixDatagram::bind(&dp2).unwrap();
+        let sender = UnixDatagram::bind(&sp2).unwrap();
+        assert_eq!(sender.send_to(b"full", &dp2).unwrap(), 4);
+        let mut buf = [0u8; 8];
+        let (n, from) = d.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"full");
+        assert_eq!(from.as_pathname(), Some(sp2.as_bytes()));
+    })
+    .unwrap();
+    for p in [lp, dp, sp] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 /// A Unix stream read stops after a message that carried file descriptors,
 /// with the bytes sent after it still queued: there a short read does not
 /// mean the socket was drained. The reader is parked when everything

@@ -226,15 +226,35 @@ pub(crate) fn ttl(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
 /// path (an unnamed socket).
 const SUN_PATH_OFFSET: usize = 2;
 
-/// A Unix socket address as the kernel returned it. Unlike rustix's own
-/// conversion, an address with no path bytes at all is *unnamed* (rustix
-/// would make it the empty abstract name).
+/// `sizeof(struct sockaddr_un)`: 108 path bytes after the family.
+const SOCKADDR_UN_LEN: usize = SUN_PATH_OFFSET + 108;
+
+const _: () = assert!(core::mem::size_of::<rn::addr::SocketAddrStorage>() >= SOCKADDR_UN_LEN);
+
+/// A Unix socket address as the kernel returned it, decoded here rather
+/// than by rustix: an address with no path bytes at all is *unnamed*
+/// (rustix would make it the empty abstract name), and a path of the full
+/// 108 bytes has no room for its NUL in `sun_path`, so the kernel reports
+/// a length past the structure, which rustix's decoder indexes out of
+/// bounds on (a panic any peer could trigger by binding such a path).
+/// As the kernel reads a path, it ends at its first NUL or at 108 bytes.
 pub(crate) fn unix_addr_from(addr: Option<SocketAddrAny>) -> Result<SocketAddrUnix, Errno> {
-    match addr {
-        None => Ok(SocketAddrUnix::new_unnamed()),
-        Some(a) if a.address_family() != AddressFamily::UNIX => Err(Errno::AFNOSUPPORT),
-        Some(a) if a.addr_len() as usize <= SUN_PATH_OFFSET => Ok(SocketAddrUnix::new_unnamed()),
-        Some(a) => SocketAddrUnix::try_from(a),
+    let Some(a) = addr else { return Ok(SocketAddrUnix::new_unnamed()) };
+    if a.address_family() != AddressFamily::UNIX {
+        return Err(Errno::AFNOSUPPORT);
+    }
+    let len = (a.addr_len() as usize).min(SOCKADDR_UN_LEN);
+    if len <= SUN_PATH_OFFSET {
+        return Ok(SocketAddrUnix::new_unnamed());
+    }
+    // SAFETY: `SocketAddrAny` keeps its first `addr_len()` bytes
+    // initialised, in a `SocketAddrStorage` at least `SOCKADDR_UN_LEN` long
+    // (asserted above), and `len` is at most both.
+    let raw = unsafe { core::slice::from_raw_parts(a.as_ptr().cast::<u8>(), len) };
+    let path = &raw[SUN_PATH_OFFSET..];
+    match path.split_first() {
+        Some((0, name)) => SocketAddrUnix::new_abstract_name(name),
+        _ => SocketAddrUnix::new(path.split(|&b| b == 0).next().unwrap_or(path)),
     }
 }
 

@@ -54,12 +54,46 @@ const INFO_CLOSING: u32 = 1;
 const INFO_R_EXPIRED: u32 = 2;
 const INFO_W_EXPIRED: u32 = 4;
 
+/// What bounds a direction's waits: the user's deadline and the current
+/// operation's timeout (absolute ns; 0: none). The armed deadline is the
+/// earlier of the two, so setting one never drops the other, whoever sets
+/// it and whenever (a deadline changed while a read with a timeout is
+/// parked keeps the read's timeout).
+#[derive(Clone, Copy)]
+struct Limits {
+    deadline: i64,
+    op: i64,
+}
+
+impl Limits {
+    const NONE: Limits = Limits { deadline: 0, op: 0 };
+
+    fn earliest(self) -> i64 {
+        match (self.deadline, self.op) {
+            (0, x) | (x, 0) => x,
+            (a, b) => a.min(b),
+        }
+    }
+}
+
+/// Which limit [`set_deadline`] sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Limit {
+    /// `set_read_deadline` / `set_write_deadline`.
+    Deadline,
+    /// The running operation's timeout (`set_read_timeout`, ...).
+    Op,
+}
+
 /// State changed only under `PollDesc::lock`.
 struct Locked {
     closing: bool,
-    /// Deadlines: 0 none, -1 expired, else absolute ns.
+    /// Armed deadlines (the earlier of the limits): 0 none, -1 expired,
+    /// else absolute ns.
     rd: i64,
     wd: i64,
+    rlim: Limits,
+    wlim: Limits,
     /// Bumped on every deadline change and on close: a timer carrying an
     /// older sequence number is stale.
     rseq: u32,
@@ -104,7 +138,15 @@ impl PollDesc {
             rg: AtomicUsize::new(PD_NIL),
             wg: AtomicUsize::new(PD_NIL),
             info: AtomicU32::new(0),
-            lock: spin::Mutex::new(Locked { closing: false, rd: 0, wd: 0, rseq: 0, wseq: 0 }),
+            lock: spin::Mutex::new(Locked {
+                closing: false,
+                rd: 0,
+                wd: 0,
+                rlim: Limits::NONE,
+                wlim: Limits::NONE,
+                rseq: 0,
+                wseq: 0,
+            }),
             rt: Timer::new(),
             wt: Timer::new(),
             rev: AtomicU32::new(0),
@@ -306,6 +348,8 @@ pub(crate) fn open(fd: i32) -> Result<Handle, Error> {
         l.closing = false;
         l.rd = 0;
         l.wd = 0;
+        l.rlim = Limits::NONE;
+        l.wlim = Limits::NONE;
         l.rseq = l.rseq.wrapping_add(1);
         l.wseq = l.wseq.wrapping_add(1);
         pd.rg.store(PD_NIL, Ordering::Relaxed);
@@ -371,9 +415,10 @@ pub(crate) fn get(h: Handle) -> Option<&'static PollDesc> {
     pds().get(h)
 }
 
-/// Sets the `mode` deadline to `deadline` (absolute ns; 0 = none; in the
-/// past = expire now). Wakes the waiter (with `TimedOut`) if it expired.
-pub(crate) fn set_deadline(h: Handle, mode: Mode, deadline: i64, out: &mut GList) -> Result<(), Error> {
+/// Sets the `mode` limit `which` to `at` (absolute ns; 0 = none) and arms
+/// the earlier of the direction's two limits as its deadline (in the past
+/// = expire now). Wakes the waiter (with `TimedOut`) if it expired.
+pub(crate) fn set_deadline(h: Handle, mode: Mode, which: Limit, at: i64, out: &mut GList) -> Result<(), Error> {
     let Some(pd) = pds().get(h) else { return Err(Error::Closed) };
     let now = time::nanotime();
     let id = timer_id(h.index(), mode);
@@ -381,6 +426,15 @@ pub(crate) fn set_deadline(h: Handle, mode: Mode, deadline: i64, out: &mut GList
     if l.closing {
         return Err(Error::Closed);
     }
+    let lim = match mode {
+        Mode::Read => &mut l.rlim,
+        Mode::Write => &mut l.wlim,
+    };
+    match which {
+        Limit::Deadline => lim.deadline = at,
+        Limit::Op => lim.op = at,
+    }
+    let deadline = lim.earliest();
     let d = if deadline == 0 {
         0
     } else if deadline <= now {

@@ -15,7 +15,7 @@
 //!   `close(2)`, in that order. No syscall runs on the fd after that.
 
 use crate::arena::Handle;
-use crate::netpoll::{self, Mode, PollDesc};
+use crate::netpoll::{self, Limit, Mode, PollDesc};
 use crate::sched::{self, GList};
 use crate::sys::{self, epoll, AsFdBorrowed, BorrowedFd, Errno, OwnedFd};
 use crate::time::{self, Instant};
@@ -79,8 +79,6 @@ pub struct Fd {
     /// The deadlines set with `set_*_deadline` (absolute ns, 0 = none): a
     /// per-operation timeout never extends past them, and clearing the
     /// timeout re-arms them.
-    read_deadline: AtomicI64,
-    write_deadline: AtomicI64,
     /// The raw fd is still open: cleared by `destroy`, the one place that
     /// closes it while its run lasts.
     open: AtomicBool,
@@ -136,8 +134,6 @@ impl Fd {
                     short_drains,
                     read_timeout: AtomicI64::new(0),
                     write_timeout: AtomicI64::new(0),
-                    read_deadline: AtomicI64::new(0),
-                    write_deadline: AtomicI64::new(0),
                     open: AtomicBool::new(true),
                 })
             }
@@ -284,7 +280,7 @@ impl Fd {
         mut op: impl FnMut(BorrowedFd<'static>) -> Result<T, Errno>,
     ) -> Result<T, Error> {
         let r = self.acquire(Some(mode))?;
-        self.start_timeout(mode)?;
+        let _t = self.start_timeout(mode)?;
         r.pd.prepare(mode)?;
         loop {
             match op(self.borrow()) {
@@ -355,7 +351,7 @@ impl Fd {
         mut op: impl FnMut(BorrowedFd<'static>) -> Result<usize, Errno>,
     ) -> Result<usize, Error> {
         let r = self.acquire(Some(Mode::Read))?;
-        self.start_timeout(Mode::Read)?;
+        let _t = self.start_timeout(Mode::Read)?;
         let pd = r.pd;
         pd.prepare(Mode::Read)?;
         loop {
@@ -409,7 +405,7 @@ impl Fd {
     /// write timeout (as the connect timeout).
     pub(crate) fn connect(&self, addr: &impl rustix::net::addr::SocketAddrArg) -> Result<(), Error> {
         let r = self.acquire(Some(Mode::Write))?;
-        self.start_timeout(Mode::Write)?;
+        let _t = self.start_timeout(Mode::Write)?;
         r.pd.prepare(Mode::Write)?;
         match sys::net::connect(self.borrow(), addr) {
             Ok(()) => return Ok(()),
@@ -466,7 +462,7 @@ impl Fd {
     /// `EAGAIN` seen) may park until the next edge.
     pub fn wait_readable(&self) -> Result<(), Error> {
         let r = self.acquire(Some(Mode::Read))?;
-        self.start_timeout(Mode::Read)?;
+        let _t = self.start_timeout(Mode::Read)?;
         r.pd.wait(Mode::Read)
     }
 
@@ -474,7 +470,7 @@ impl Fd {
     /// contract as [`Fd::wait_readable`]: only after `EAGAIN`.
     pub fn wait_writable(&self) -> Result<(), Error> {
         let r = self.acquire(Some(Mode::Write))?;
-        self.start_timeout(Mode::Write)?;
+        let _t = self.start_timeout(Mode::Write)?;
         r.pd.wait(Mode::Write)
     }
 
@@ -493,21 +489,14 @@ impl Fd {
     pub(crate) fn set_deadline(&self, mode: Mode, at: Option<Instant>) -> Result<(), Error> {
         let ns = at.map_or(0, |t| t.as_nanos().max(1));
         let _r = self.acquire(None)?;
-        self.deadline(mode).store(ns, Ordering::Relaxed);
-        self.arm(mode, ns)
+        self.arm(mode, Limit::Deadline, ns)
     }
 
-    fn deadline(&self, mode: Mode) -> &AtomicI64 {
-        match mode {
-            Mode::Read => &self.read_deadline,
-            Mode::Write => &self.write_deadline,
-        }
-    }
-
-    /// Arms the descriptor's `mode` deadline timer for `ns` (0: none).
-    fn arm(&self, mode: Mode, ns: i64) -> Result<(), Error> {
+    /// Sets the descriptor's `mode` limit `which` to `ns` (0: none) and
+    /// arms the earlier of its deadline and operation timeout.
+    fn arm(&self, mode: Mode, which: Limit, ns: i64) -> Result<(), Error> {
         let mut wake = GList::new();
-        let r = netpoll::set_deadline(self.h, mode, ns, &mut wake);
+        let r = netpoll::set_deadline(self.h, mode, which, ns, &mut wake);
         sched::ready_list(&mut wake);
         r
     }
@@ -515,15 +504,18 @@ impl Fd {
     /// Per-operation timeout for reads, as `std`'s `set_read_timeout`:
     /// each read fails with `TimedOut` if it waits longer than `d`, or
     /// past the read deadline if that comes first (the two combine; neither
-    /// replaces the other). `Some(Duration::ZERO)` is rejected
-    /// (`InvalidInput`), as in `std`.
+    /// replaces the other). A change applies to the reads that start after
+    /// it: one already waiting keeps the timeout it started with, whatever
+    /// happens to the timeout or the deadline meanwhile.
+    /// `Some(Duration::ZERO)` is rejected (`InvalidInput`), as in `std`;
+    /// on a closed fd this is `Closed`.
     pub fn set_read_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
-        self.set_timeout(&self.read_timeout, Mode::Read, d)
+        self.set_timeout(&self.read_timeout, d)
     }
 
     /// Per-operation timeout for writes (see [`Fd::set_read_timeout`]).
     pub fn set_write_timeout(&self, d: Option<Duration>) -> Result<(), Error> {
-        self.set_timeout(&self.write_timeout, Mode::Write, d)
+        self.set_timeout(&self.write_timeout, d)
     }
 
     /// The read timeout.
@@ -538,37 +530,50 @@ impl Fd {
         (ns > 0).then(|| Duration::from_nanos(ns as u64))
     }
 
-    fn set_timeout(&self, slot: &AtomicI64, mode: Mode, d: Option<Duration>) -> Result<(), Error> {
+    fn set_timeout(&self, slot: &AtomicI64, d: Option<Duration>) -> Result<(), Error> {
         let ns = match d {
             Some(d) if d.is_zero() => return Err(Error::InvalidInput("a zero timeout is not allowed")),
             Some(d) => time::dur_ns(d),
             None => 0,
         };
+        // Closed is an error either way; an operation in flight keeps the
+        // timeout it started with.
+        let _r = self.acquire(None)?;
         slot.store(ns, Ordering::Relaxed);
-        if ns == 0 {
-            // Drop the last operation's timeout, back to the deadline.
-            let _r = self.acquire(None)?;
-            self.arm(mode, self.deadline(mode).load(Ordering::Relaxed))?;
-        }
         Ok(())
     }
 
-    /// Arms the per-operation deadline, if a timeout is set.
-    fn start_timeout(&self, mode: Mode) -> Result<(), Error> {
+    /// Starts the operation's timeout, if one is set: it ends the wait at
+    /// now + timeout, or at the deadline if that comes first. The guard
+    /// withdraws it when the operation ends, so a finished operation's
+    /// timeout can never expire a later one, and a deadline or timeout
+    /// changed meanwhile by another goroutine never cancels it.
+    fn start_timeout(&self, mode: Mode) -> Result<OpTimeout<'_>, Error> {
         let t = match mode {
             Mode::Read => &self.read_timeout,
             Mode::Write => &self.write_timeout,
         };
         let ns = t.load(Ordering::Relaxed);
         if ns > 0 {
-            let mut at = time::nanotime().saturating_add(ns);
-            let deadline = self.deadline(mode).load(Ordering::Relaxed);
-            if deadline != 0 {
-                at = at.min(deadline);
-            }
-            self.arm(mode, at)?;
+            self.arm(mode, Limit::Op, time::nanotime().saturating_add(ns))?;
         }
-        Ok(())
+        Ok(OpTimeout { fd: self, mode, armed: ns > 0 })
+    }
+}
+
+/// An operation's timeout, withdrawn when the operation ends.
+struct OpTimeout<'a> {
+    fd: &'a Fd,
+    mode: Mode,
+    armed: bool,
+}
+
+impl Drop for OpTimeout<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Fails only if the fd was closed meanwhile: nothing to withdraw.
+            let _ = self.fd.arm(self.mode, Limit::Op, 0);
+        }
     }
 }
 

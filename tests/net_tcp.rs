@@ -269,6 +269,54 @@ fn read_timeout_and_deadline_give_timed_out() {
     .unwrap();
 }
 
+/// A read parked with a timeout keeps it whatever another goroutine does to
+/// the deadline or the timeout meanwhile (clearing the deadline, moving it
+/// far out, clearing the timeout): it still ends with `TimedOut`, not
+/// parked until data comes. And a finished read's timeout, left to expire,
+/// never fails a later read that has none.
+#[test]
+fn deadline_and_timeout_changes_keep_a_parked_reads_timeout() {
+    use goro::sync::Channel;
+    use goro::time::Instant;
+    static DONE: Channel<Result<usize, Error>, 1> = Channel::new();
+    goro::run(|| {
+        let (c, s) = tcp_pair();
+        let c = Arc::new(c);
+        let changes: [fn(&TcpStream); 3] = [
+            |c| c.set_read_deadline(None).unwrap(),
+            |c| c.set_read_deadline(Some(Instant::now() + Duration::from_secs(3600))).unwrap(),
+            |c| c.set_read_timeout(None).unwrap(),
+        ];
+        for (k, change) in changes.into_iter().enumerate() {
+            c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let c2 = c.clone();
+            goro::spawn(move || DONE.send(c2.read(&mut [0u8; 8])).unwrap()).unwrap();
+            goro::sleep(Duration::from_millis(5));
+            change(&c);
+            // No data ever comes: without its timeout the read parks for good.
+            assert_eq!(DONE.recv_timeout(Duration::from_secs(20)), Ok(Err(Error::TimedOut)), "change {k}");
+        }
+
+        // A read with a 20 ms timeout finds data at once; its timeout
+        // passes before the next read, which has no timeout and waits for
+        // data.
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        s.write_all(b"a").unwrap();
+        assert_eq!(c.read(&mut [0u8; 8]), Ok(1));
+        c.set_read_timeout(None).unwrap();
+        goro::sleep(Duration::from_millis(40));
+        let writer = goro::spawn(move || {
+            goro::sleep(Duration::from_millis(20));
+            s.write_all(b"bc").unwrap();
+            s
+        })
+        .unwrap();
+        assert_eq!(c.read(&mut [0u8; 8]), Ok(2));
+        drop(writer.join().unwrap());
+    })
+    .unwrap();
+}
+
 #[test]
 fn write_timeout_and_deadline_give_timed_out_when_the_peer_does_not_read() {
     goro::run(|| {

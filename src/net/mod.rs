@@ -224,7 +224,9 @@ macro_rules! fd_methods {
             /// receive) fails with `Error::TimedOut` if it waits longer than
             /// `d`, or earlier if the read deadline passes first (a timeout
             /// never extends a deadline). `None` clears it;
-            /// `Some(Duration::ZERO)` is rejected.
+            /// `Some(Duration::ZERO)` is rejected. A read already waiting
+            /// keeps the timeout it started with, whatever the timeout or
+            /// deadline is changed to meanwhile.
             pub fn set_read_timeout(&self, d: Option<core::time::Duration>) -> Result<(), crate::Error> {
                 self.fd.set_read_timeout(d)
             }

@@ -119,10 +119,22 @@ static NEXT: AtomicI64 = AtomicI64::new(i64::MAX);
 /// `fn(u32) -> &'static Timer` resolving timer ids, set by the runtime.
 static RESOLVE: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the timer-id resolver of the running runtime and empties the heap.
+/// Installs the timer-id resolver of the running runtime and empties the heap
+/// (already empty: see [`clear`]).
 pub(crate) fn install(resolve: fn(u32) -> &'static Timer) {
-    let mut h = HEAP.lock();
     RESOLVE.store(resolve as *const () as usize, Ordering::Release);
+    clear();
+}
+
+/// Empties the heap: each timer in it gets its position cleared. A run
+/// calls this when its threads have stopped, while its own arenas still
+/// resolve the timer ids: timers of goroutines abandoned asleep stay in the
+/// heap until then, and the next run may install another `Runtime` with
+/// other timer storage, through which the old ids would clear the wrong
+/// timers and leave the old ones a position in a heap they are no longer
+/// in (the next arm of one of them then removed a stranger, or aborted).
+pub(crate) fn clear() {
+    let mut h = HEAP.lock();
     for p in 0..h.len {
         timer(id_at(p)).pos.store(0, Ordering::Relaxed);
     }

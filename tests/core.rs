@@ -487,3 +487,36 @@ fn goro_instant_is_monotonic_and_host_sleep_blocks_the_thread() {
     let d = t0.elapsed();
     assert!(d >= std::time::Duration::from_millis(5), "{d:?}");
 }
+
+#[test]
+fn timers_abandoned_by_one_runtime_do_not_corrupt_the_next() {
+    // A leaves a goroutine asleep (its timer stays in the process-wide
+    // heap); B, with other timer storage, runs next; then A again, whose
+    // goroutines sleep and wake as usual (the abandoned timer kept a stale
+    // heap position before, and the next sleep aborted).
+    static A: goro::Runtime<64, 64> = goro::Runtime::new();
+    static B: goro::Runtime<16, 16> = goro::Runtime::new();
+    let hour = std::time::Duration::from_secs(3600);
+    let ms = std::time::Duration::from_millis(1);
+    A.run(goro::Config::new().procs(1), move || {
+        goro::spawn(move || goro::sleep(hour)).unwrap();
+        goro::sleep(ms);
+    })
+    .unwrap();
+    B.run(goro::Config::new().procs(1), move || goro::sleep(ms)).unwrap();
+    let woke = A
+        .run(goro::Config::new().procs(1), move || {
+            let hs: Vec<_> = (1..=3u32)
+                .map(|k| {
+                    goro::spawn(move || {
+                        goro::sleep(ms * k);
+                        k
+                    })
+                    .unwrap()
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum::<u32>()
+        })
+        .unwrap();
+    assert_eq!(woke, 6);
+}

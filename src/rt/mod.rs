@@ -284,6 +284,9 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         raw.reset();
         spawn::wake_abandoned_joiners(raw);
         self.pds.raw().reset();
+        // Timers of abandoned goroutines and descriptors, while our arenas
+        // (reset: no handle reaches them any more) still resolve them.
+        time::clear();
         match r {
             Ok(v) => Ok(v),
             Err(e) => resume_panic(e),

@@ -103,26 +103,44 @@ impl Fd {
     /// `epoll_ctl` error (e.g. `Os(EPERM)` for a regular file, which epoll
     /// cannot watch), or with `NotInGoroutine` before the process's first
     /// `goro::run`; the fd is closed on failure (keep a `dup` of it if you
-    /// need it back).
+    /// need it back), and its status flags are put back first: the
+    /// non-blocking mode is a property of the open file, shared with every
+    /// `dup` of it, so a failed wrap leaves a blocking file blocking.
     pub fn new(fd: OwnedFd) -> Result<Fd, Error> {
-        sys::net::set_nonblocking(fd.as_fd_borrowed())?;
-        Fd::register(fd, false)
+        if !netpoll::installed() {
+            return Err(Error::NotInGoroutine);
+        }
+        let was = sys::net::set_nonblocking(fd.as_fd_borrowed())?;
+        Fd::register_restoring(fd, false, Some(was))
     }
 
     /// Registers an fd that is already non-blocking; `short_drains`
     /// enables the short-read shortcut (only for fds where a short read
     /// means drained).
     pub(crate) fn register(fd: OwnedFd, short_drains: bool) -> Result<Fd, Error> {
+        Fd::register_restoring(fd, short_drains, None)
+    }
+
+    /// [`Fd::register`], putting back the status flags `restore` (if any)
+    /// before closing the fd on failure.
+    fn register_restoring(fd: OwnedFd, short_drains: bool, restore: Option<sys::OFlags>) -> Result<Fd, Error> {
+        let fail = |fd: OwnedFd, e: Error| {
+            if let Some(fl) = restore {
+                sys::net::restore_status_flags(fd.as_fd_borrowed(), fl);
+            }
+            sys::close_raw(sys::into_raw(fd));
+            Err(e)
+        };
         if !netpoll::installed() {
             // No runtime has run yet: there is no poller to register with.
-            return Err(Error::NotInGoroutine);
+            return fail(fd, Error::NotInGoroutine);
         }
         // The epoch before the arena (see `rt::epoch`): a run starting in
         // between leaves a stale epoch on a fresh handle, never the reverse.
         let epoch = crate::rt::epoch();
-        let raw = sys::into_raw(fd);
-        match netpoll::open(raw) {
+        match netpoll::open(sys::raw_of(&fd)) {
             Ok(h) => {
+                let raw = sys::into_raw(fd);
                 let pd = netpoll::get(h).unwrap_or_else(|| crate::fatal("goro: poll: fresh descriptor vanished"));
                 let mut mu = pd.fdmu.lock();
                 *mu = FdMu::new();
@@ -137,10 +155,7 @@ impl Fd {
                     open: AtomicBool::new(true),
                 })
             }
-            Err(e) => {
-                sys::close_raw(raw);
-                Err(e)
-            }
+            Err(e) => fail(fd, e),
         }
     }
 

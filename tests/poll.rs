@@ -134,12 +134,24 @@ fn io_outside_a_goroutine_that_would_block_is_an_error() {
     assert_eq!(r, Err(Error::NotInGoroutine));
 }
 
+/// The status flags of `fd`, from `/proc/self/fdinfo` (octal there).
+fn status_flags(fd: &impl std::os::fd::AsRawFd) -> u32 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    let line = info.lines().find_map(|l| l.strip_prefix("flags:")).unwrap();
+    u32::from_str_radix(line.trim(), 8).unwrap()
+}
+
+const O_NONBLOCK: u32 = 0o4000;
+
 #[test]
 fn fd_new_rejects_a_regular_file_and_makes_a_blocking_pipe_non_blocking() {
-    let (perm, got, timed_out) = goro::run(|| {
-        // epoll cannot watch a regular file: EPERM, returned, not a crash.
+    let (perm, left_blocking, got, timed_out) = goro::run(|| {
+        // epoll cannot watch a regular file: EPERM, returned, not a crash,
+        // and the open file (shared with `keep`) is left blocking as it was.
         let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        let keep = file.try_clone().unwrap();
         let perm = Fd::new(file.into()).err();
+        let left_blocking = status_flags(&keep) & O_NONBLOCK == 0;
         // A blocking pipe from std: Fd::new makes it non-blocking, so an
         // empty read parks (and times out) instead of blocking the thread.
         let (r, w) = std::io::pipe().unwrap();
@@ -149,10 +161,11 @@ fn fd_new_rejects_a_regular_file_and_makes_a_blocking_pipe_non_blocking() {
         w.write_all(b"abc").unwrap();
         let mut buf = [0u8; 4];
         let n = r.read(&mut buf).unwrap();
-        (perm, buf[..n].to_vec(), timed_out)
+        (perm, left_blocking, buf[..n].to_vec(), timed_out)
     })
     .unwrap();
     assert_eq!(perm, Some(Error::Os(1)), "EPERM");
+    assert!(left_blocking, "a failed Fd::new left O_NONBLOCK on the shared open file");
     assert_eq!(got, b"abc");
     assert_eq!(timed_out, Some(Error::TimedOut));
 }

@@ -22,6 +22,7 @@ pub(crate) mod thread;
 pub(crate) use thread::cpu_count;
 
 pub(crate) use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+pub(crate) use rustix::fs::OFlags;
 pub(crate) use rustix::io::Errno;
 
 /// System calls by kind, for `goro::stats()`.
@@ -253,6 +254,12 @@ pub(crate) fn thread_sleep(ns: i64) {
 pub(crate) fn into_raw(fd: OwnedFd) -> i32 {
     use rustix::fd::IntoRawFd;
     fd.into_raw_fd()
+}
+
+/// The number of an fd that stays owned.
+pub(crate) fn raw_of(fd: &OwnedFd) -> i32 {
+    use rustix::fd::AsRawFd;
+    fd.as_raw_fd()
 }
 
 /// Closes a raw fd that goro owns.

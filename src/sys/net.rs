@@ -270,11 +270,21 @@ pub(crate) fn unix_abstract(name: &[u8]) -> Result<SocketAddrUnix, Errno> {
 }
 
 /// Puts an fd in non-blocking mode (`fcntl(F_SETFL, O_NONBLOCK)` keeping
-/// the other status flags).
-pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+/// the other status flags); returns the flags it had, for
+/// [`restore_status_flags`].
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<super::OFlags, Errno> {
     count(Sys::Other);
     let fl = rustix::fs::fcntl_getfl(fd)?;
-    rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK)
+    rustix::fs::fcntl_setfl(fd, fl | rustix::fs::OFlags::NONBLOCK)?;
+    Ok(fl)
+}
+
+/// Puts back the status flags [`set_nonblocking`] returned. The flags
+/// belong to the open file, which other fds (a `dup`, another process's
+/// copy) may share.
+pub(crate) fn restore_status_flags(fd: BorrowedFd<'_>, fl: super::OFlags) {
+    count(Sys::Other);
+    let _ = rustix::fs::fcntl_setfl(fd, fl);
 }
 
 /// Current and maximum `RLIMIT_NOFILE`.

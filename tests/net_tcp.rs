@@ -516,6 +516,26 @@ fn std_io_and_embedded_io_traits_work_on_streams_and_shared_references() {
     .unwrap();
 }
 
+/// A TCP connect always waits, so a thread outside the runtime gets
+/// `NotInGoroutine` before anything is sent: the listener sees no
+/// connection come and go.
+#[test]
+fn connect_from_a_host_thread_is_refused_before_sending() {
+    goro::run(|| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (a, b) = std::thread::spawn(move || {
+            (TcpStream::connect(addr).err(), TcpStream::connect_timeout(addr, Duration::from_secs(1)).err())
+        })
+        .join()
+        .unwrap();
+        assert_eq!((a, b), (Some(Error::NotInGoroutine), Some(Error::NotInGoroutine)));
+        l.set_accept_timeout(Some(Duration::from_millis(50))).unwrap();
+        assert_eq!(l.accept().err(), Some(Error::TimedOut));
+    })
+    .unwrap();
+}
+
 #[test]
 fn options_and_addresses() {
     goro::run(|| {

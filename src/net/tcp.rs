@@ -132,6 +132,11 @@ impl Iterator for Incoming<'_> {
     }
 }
 
+/// `NotInGoroutine` unless called from a goroutine.
+fn in_goroutine() -> Result<(), Error> {
+    crate::sched::current().map(|_| ()).ok_or(Error::NotInGoroutine)
+}
+
 /// A TCP connection.
 ///
 /// All methods take `&self`: share the stream (`Arc<TcpStream>`) to read in
@@ -146,9 +151,11 @@ fd_methods!(TcpStream);
 impl TcpStream {
     /// Connects to `addr`, parking until the connection is established or
     /// fails (`Os(ECONNREFUSED)`, ...); [`TcpStream::connect_timeout`]
-    /// bounds the wait.
+    /// bounds the wait. Only a goroutine can connect (`NotInGoroutine`
+    /// elsewhere, before any packet is sent): a TCP connect always waits.
     pub fn connect(addr: impl ToSocketAddr) -> Result<TcpStream, Error> {
         let addr = addr.to_socket_addr()?;
+        in_goroutine()?;
         let fd = Fd::register(sys::net::socket_for(&addr, Kind::Stream)?, true)?;
         fd.connect(&addr)?;
         Ok(TcpStream { fd })
@@ -161,6 +168,7 @@ impl TcpStream {
             return Err(Error::InvalidInput("connect_timeout: zero timeout"));
         }
         let addr = addr.to_socket_addr()?;
+        in_goroutine()?;
         let fd = Fd::register(sys::net::socket_for(&addr, Kind::Stream)?, true)?;
         // `Fd::connect` waits for writability: the write timeout bounds it.
         fd.set_write_timeout(Some(timeout))?;

@@ -20,11 +20,14 @@ pub enum Error {
         /// Its capacity.
         capacity: usize,
     },
-    /// A closure passed to `spawn` does not fit on a goroutine stack.
+    /// A closure passed to `spawn`, or its result, does not fit on a
+    /// goroutine stack.
     ClosureTooLarge {
-        /// Bytes the closure and its result slot need.
+        /// Bytes the closure and its result slot need (in a debug build,
+        /// with the copies of the result made as the goroutine returns).
         size: usize,
-        /// Bytes allowed (half of the usable stack).
+        /// Bytes allowed: half of the usable stack (three quarters for the
+        /// debug build's count with copies).
         limit: usize,
     },
     /// The call needs to run on a goroutine (inside `goro::run`).
@@ -57,7 +60,7 @@ impl fmt::Display for Error {
             }
             Error::ClosureTooLarge { size, limit } => write!(
                 f,
-                "closure of {size} bytes does not fit on a goroutine stack (limit {limit} bytes: \
+                "closure and result of {size} bytes do not fit on a goroutine stack (limit {limit} bytes: \
                  raise Config::stack_size or box the captured data)"
             ),
             Error::NotInGoroutine => f.write_str("this call must be made from a goroutine"),

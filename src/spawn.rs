@@ -96,7 +96,13 @@ const ARENA_WHAT: &str = "goroutines: raise MAX_GOROUTINES of the goro::Runtime<
 /// Fails with [`Error::ArenaFull`] when every goroutine slot is in use (slots
 /// of finished goroutines are reused once their handle is joined or dropped),
 /// [`Error::ClosureTooLarge`] when `f` and its result need more than half a
-/// stack, and [`Error::NotInGoroutine`] outside `goro::run`.
+/// stack (in a debug build, also when the result and the copies of it made
+/// as the goroutine returns need more than three quarters), and
+/// [`Error::NotInGoroutine`] outside `goro::run`.
+///
+/// Dropping the handle detaches the goroutine: its result is dropped when
+/// it finishes, on its own stack (the destructor may park; a panic in it is
+/// caught and discarded).
 pub fn spawn<F, T>(f: F) -> Result<JoinHandle<T>, Error>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -107,6 +113,14 @@ where
     }
     spawn_inner(f)
 }
+
+/// Result-sized temporaries a debug build puts on a goroutine's stack as
+/// it returns its result (the closure's return value, the `Ok` around it,
+/// the by-value argument of the write into the packet, and one more in
+/// `catch_unwind`'s frames: a 12,000-byte result overflowed a 60 KiB stack
+/// in `entry`'s closure, an 8,000-byte one did not). An optimised build
+/// moves the result in place.
+const RESULT_COPIES: usize = if cfg!(debug_assertions) { 4 } else { 0 };
 
 /// `spawn` without the caller check: also used by `run` for the main
 /// goroutine, from the host thread.
@@ -119,6 +133,16 @@ where
     let limit = REGION.usable() / 2;
     if size > limit || align_of::<Packet<F, T>>() > 4096 {
         return Err(Error::ClosureTooLarge { size, limit });
+    }
+    if RESULT_COPIES > 0 {
+        // The copies exist only while the goroutine returns, when the
+        // closure's own frames are gone: they may take what the packet
+        // leaves of three quarters of the stack.
+        let size = size + RESULT_COPIES * size_of::<ResultSlot<T>>();
+        let limit = REGION.usable() / 4 * 3;
+        if size > limit {
+            return Err(Error::ClosureTooLarge { size, limit });
+        }
     }
     let arena = gs();
     let (h, g) = arena.alloc().map_err(|e| Error::ArenaFull { what: ARENA_WHAT, capacity: e.capacity })?;
@@ -170,11 +194,44 @@ where
     let packet = arg as *mut Packet<F, T>;
     // SAFETY: per the contract, the closure is initialised and taken once.
     let f = unsafe { ManuallyDrop::take(&mut (*packet).f) };
-    let r = catch(f);
-    // SAFETY: nobody reads the result before the join word says DONE, which
-    // on_exit stores after we switch away for good.
-    unsafe { (*(*packet).result.get()).write(r) };
+    // SAFETY: the packet is on our own stack (the contract); nobody reads
+    // the result before the join word says DONE, which on_exit stores after
+    // we switch away for good.
+    let slot: *mut ResultSlot<T> = unsafe { (*packet).result.get() };
+    // The value goes straight into the packet, not through this frame and
+    // `catch`'s: in a debug build every move of a large result is a copy on
+    // this stack.
+    // SAFETY: as above: the slot is ours to write until we exit.
+    if let Err(p) = catch(move || unsafe {
+        (*slot).write(Ok(f()));
+    }) {
+        // SAFETY: as above; the closure panicked before writing the slot.
+        unsafe { write_panic(slot, p) };
+    }
+    if sched::g_at(i).join.load(Ordering::Acquire) == JOIN_DETACHED {
+        // No handle is left to read the result (detaching is final): drop
+        // it here, on this goroutine, where its destructor may park, and a
+        // panic in it is caught (and discarded) like one in the goroutine.
+        // on_exit then only frees the slot.
+        // SAFETY: the slot holds this goroutine's `T` result, and no handle
+        // will read it.
+        let _ = catch(|| unsafe { drop_result::<T>(slot as usize) });
+        sched::g_at(i).drop_result.store(0, Ordering::Relaxed);
+    }
     sched::goexit(i)
+}
+
+/// Writes a panic as the result. Out of line: in a debug build the
+/// `Result<T, Panic>` built here is a result-sized temporary, which would
+/// otherwise sit in `entry`'s frame under the goroutine's whole run.
+///
+/// # Safety
+///
+/// `slot` is the running goroutine's own, unwritten result slot.
+#[inline(never)]
+unsafe fn write_panic<T>(slot: *mut ResultSlot<T>, p: Panic) {
+    // SAFETY: per the contract.
+    unsafe { (*slot).write(Err(p)) };
 }
 
 /// Runs once goroutine `i` has exited and is off its stack for good (on
@@ -218,16 +275,20 @@ unsafe fn drop_result<T>(addr: usize) {
 }
 
 /// Frees the slot of finished goroutine `i`, first dropping its unread
-/// result if `drop_result` (the goroutine was detached: this runs in the
-/// scheduler's exit path, so the result's destructor must not park).
+/// result if `drop_result` and the goroutine has not dropped it itself. A
+/// goroutine detached before it exits drops its own result; one detached
+/// between that check and its exit has it dropped here, in the scheduler's
+/// exit path, where the destructor must not park (a panic in it is caught
+/// and discarded).
 fn release(i: usize, drop_result: bool) {
     let arena = gs();
     let g = arena.at(i);
-    if drop_result {
-        let f = g.drop_result.load(Ordering::Relaxed);
-        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>` for this goroutine's T; the goroutine is
-        // dead and detached, so no handle will read the result.
-        unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed)) };
+    let f = g.drop_result.load(Ordering::Relaxed);
+    if drop_result && f != 0 {
+        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>` for this goroutine's T, and is 0 once the
+        // goroutine dropped the result; the goroutine is dead and detached, so no handle will read the result.
+        let _ =
+            catch(|| unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed)) });
     }
     g.status.store(Status::Free as u32, Ordering::Relaxed);
     if let Some(h) = arena.handle_at(i) {

@@ -520,3 +520,77 @@ fn timers_abandoned_by_one_runtime_do_not_corrupt_the_next() {
         .unwrap();
     assert_eq!(woke, 6);
 }
+
+#[test]
+fn large_results_fit_or_are_refused_never_overflow() {
+    // A 12,000-byte result on a 60 KiB stack: an optimised build returns it
+    // in place; a debug build copies it several times as the goroutine
+    // returns (that overflowed the stack), so spawn refuses it up front.
+    static RT: goro::Runtime<4> = goro::Runtime::new();
+    let r = RT
+        .run(goro::Config::new().stack_size(64 * 1024), || {
+            goro::spawn(|| {
+                let mut a = [0u8; 12_000];
+                a[11_999] = 7;
+                a
+            })
+            .map(|h| h.join().unwrap()[11_999])
+        })
+        .unwrap();
+    if cfg!(debug_assertions) {
+        assert!(matches!(r, Err(goro::Error::ClosureTooLarge { .. })), "{r:?}");
+    } else {
+        assert_eq!(r, Ok(7));
+    }
+}
+
+#[test]
+fn a_detached_results_destructor_may_panic_or_park() {
+    // Detached goroutines drop their results when they finish, on their
+    // own stacks: a destructor that panics is caught (it aborted the
+    // process from the scheduler's stack before), and one that parks on a
+    // lock held elsewhere waits for it (it blocked the only thread).
+    struct PanicDrop;
+    impl Drop for PanicDrop {
+        fn drop(&mut self) {
+            panic!("drop of a detached result");
+        }
+    }
+    static M: goro::sync::Mutex<u32> = goro::sync::Mutex::new(0);
+    struct ParkDrop;
+    impl Drop for ParkDrop {
+        fn drop(&mut self) {
+            *M.lock() += 1;
+        }
+    }
+    static RT: goro::Runtime<8> = goro::Runtime::new();
+    let ms = std::time::Duration::from_millis(5);
+    let n = RT.run(goro::Config::new().procs(1), move || {
+        drop(
+            goro::spawn(move || {
+                goro::sleep(ms);
+                PanicDrop
+            })
+            .unwrap(),
+        );
+        let held = M.lock();
+        drop(
+            goro::spawn(move || {
+                goro::sleep(ms);
+                ParkDrop
+            })
+            .unwrap(),
+        );
+        goro::sleep(ms * 4);
+        drop(held);
+        // The parked destructor gets the lock once it is free.
+        loop {
+            let n = *M.lock();
+            if n == 1 {
+                return n;
+            }
+            goro::yield_now();
+        }
+    });
+    assert_eq!(n.unwrap(), 1);
+}

@@ -418,7 +418,7 @@ fn schedtrace_prints_sched_lines() {
 }
 
 /// `GORO_POLLSPIN=<us>` overrides `Config::poll_spin`, and is checked like
-/// it: 10001 us is over the 10 ms limit.
+/// it: 10001 us is over the 10 ms limit, and the error names the variable.
 #[test]
 fn goro_pollspin_overrides_the_config() {
     if std::env::var("GORO_CHILD").as_deref() == Ok("pollspin") {
@@ -433,7 +433,28 @@ fn goro_pollspin_overrides_the_config() {
     // libtest prints the child's line after its own "test ... " prefix.
     let at = stdout.find("POLLSPIN_ERR ").expect("no result line");
     let line = stdout[at..].lines().next().unwrap_or_default();
-    assert!(line.contains("poll_spin must be at most 10 ms"), "{line}");
+    assert!(line.contains("GORO_POLLSPIN must be at most 10000 (us)"), "{line}");
+}
+
+/// An environment entry longer than the reader's 4 KiB buffer is skipped
+/// whole: its tail is not read as an entry of its own (a value whose bytes
+/// from 4096 on spelled `GORO_PROCS=65` made every run fail).
+#[test]
+fn an_overlong_environment_entry_is_skipped_whole() {
+    if std::env::var("GORO_CHILD").as_deref() == Ok("longenv") {
+        static RT: goro::Runtime<4> = goro::Runtime::new();
+        let r = RT.run(goro::Config::new().procs(1), || ());
+        println!("LONGENV {r:?}");
+        return;
+    }
+    let key = "GORO_TEST_LONG";
+    let value = "A".repeat(4096 - key.len() - 1) + "GORO_PROCS=65";
+    let out = child("longenv", "an_overlong_environment_entry_is_skipped_whole", &[(key, &value)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    let at = stdout.find("LONGENV ").expect("no result line");
+    let line = stdout[at..].lines().next().unwrap_or_default();
+    assert_eq!(line, "LONGENV Ok(())");
 }
 
 #[test]

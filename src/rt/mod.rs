@@ -67,7 +67,9 @@ impl Threads {
 
 /// Runtime settings chosen at start-up. Environment variables override
 /// three of them, as Go's do: `GORO_PROCS=<n>`, `GORO_SCHEDTRACE=<ms>` and
-/// `GORO_POLLSPIN=<us>`.
+/// `GORO_POLLSPIN=<us>`. A value that is not a decimal number is ignored
+/// (as Go ignores a malformed `GOMAXPROCS`); a number out of range makes
+/// `run` fail with an `InvalidConfig` naming the variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -159,17 +161,23 @@ impl Config {
 
     /// Applies `GORO_PROCS`, `GORO_SCHEDTRACE` and `GORO_POLLSPIN` from the
     /// environment.
-    fn with_env(mut self) -> Self {
+    fn with_env(mut self) -> Result<Self, Error> {
         if let Some(n) = sys::env_u64(b"GORO_PROCS") {
+            if n > sched::MAX_M as u64 {
+                return Err(Error::InvalidConfig("GORO_PROCS must be at most 64"));
+            }
             self.procs = n as usize;
         }
         if let Some(ms) = sys::env_u64(b"GORO_SCHEDTRACE") {
             self.schedtrace_ms = ms.min(u64::from(u32::MAX)) as u32;
         }
         if let Some(us) = sys::env_u64(b"GORO_POLLSPIN") {
+            if Duration::from_micros(us) > MAX_POLL_SPIN {
+                return Err(Error::InvalidConfig("GORO_POLLSPIN must be at most 10000 (us)"));
+            }
             self.poll_spin = Duration::from_micros(us);
         }
-        self
+        Ok(self)
     }
 
     fn nprocs(&self) -> Result<usize, Error> {
@@ -238,7 +246,7 @@ impl<const N: usize, const FDS: usize> Runtime<N, FDS> {
         // Take the lock first: reading the environment opens a file, and an
         // fd opened while another runtime runs could disturb its fd numbers.
         let _lock = RunLock::acquire();
-        let config = config.with_env();
+        let config = config.with_env()?;
         let slot = config.slot_size()?;
         let nprocs = config.nprocs()?;
         let poll_spin = config.poll_spin_ns()?;

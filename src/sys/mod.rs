@@ -295,10 +295,12 @@ pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
         return unsafe { env_from_envp(envp, name) };
     }
     let fd = rustix::fs::open("/proc/self/environ", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    // Scan entry by entry; entries longer than the buffer are skipped.
+    // Scan entry by entry; entries longer than the buffer are skipped, up
+    // to their terminating NUL (their tail is not an entry of its own).
     let mut buf = [0u8; 4096];
     let mut len = 0;
     let mut eof = false;
+    let mut skipping = false;
     loop {
         if !eof && len < buf.len() {
             match rustix::io::read(&fd, &mut buf[len..]) {
@@ -309,11 +311,29 @@ pub(crate) fn env_u64(name: &[u8]) -> Option<u64> {
             }
             continue;
         }
-        let end = match buf[..len].iter().position(|&b| b == 0) {
+        let nul = buf[..len].iter().position(|&b| b == 0);
+        if skipping {
+            match nul {
+                Some(e) => {
+                    buf.copy_within(e + 1..len, 0);
+                    len -= e + 1;
+                    skipping = false;
+                }
+                None if eof => return None,
+                None => len = 0,
+            }
+            if eof && len == 0 {
+                return None;
+            }
+            continue;
+        }
+        let end = match nul {
             Some(e) => e,
             None if eof => len,
             None => {
-                len = 0; // an entry longer than the buffer: drop it
+                // An entry longer than the buffer: drop it.
+                len = 0;
+                skipping = true;
                 continue;
             }
         };

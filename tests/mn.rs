@@ -261,6 +261,51 @@ fn sysmon_delivers_readiness_while_every_p_is_busy() {
     assert!(sysmon_polls >= 1, "sysmon's fallback poll should have delivered it");
 }
 
+/// `lock_os_thread` refuses to take the last thread that could run the
+/// other goroutines (the runtime hung instead): the 64th of 64 goroutines
+/// that lock their threads gets `ArenaFull`, and so does the only thread
+/// of a `Donated` runtime; everything still runs to the end.
+#[test]
+fn lock_os_thread_leaves_a_thread_for_the_others() {
+    use goro::sync::Channel;
+    static RESULTS: Channel<bool, 64> = Channel::new();
+    static GO: Channel<(), 64> = Channel::new();
+    let locked = run2(|| {
+        let hs: Vec<_> = (0..64)
+            .map(|_| {
+                goro::spawn(|| {
+                    let r = goro::lock_os_thread();
+                    assert!(matches!(r, Ok(()) | Err(goro::Error::ArenaFull { .. })), "{r:?}");
+                    RESULTS.send(r.is_ok()).unwrap();
+                    GO.recv().unwrap();
+                    goro::unlock_os_thread().unwrap();
+                })
+                .unwrap()
+            })
+            .collect();
+        let locked = (0..64).filter(|_| RESULTS.recv().unwrap()).count();
+        for _ in 0..64 {
+            GO.send(()).unwrap();
+        }
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        // All unlocked: a thread can be locked again.
+        goro::lock_os_thread().unwrap();
+        goro::unlock_os_thread().unwrap();
+        locked
+    });
+    assert_eq!(locked, 63);
+
+    static RT: goro::Runtime<8> = goro::Runtime::new();
+    let (r, v) = RT
+        .run(goro::Config::new().procs(1).threads(goro::Threads::Donated), || {
+            let r = goro::lock_os_thread();
+            (r, goro::spawn(|| 5).unwrap().join().unwrap())
+        })
+        .unwrap();
+    assert!(matches!(r, Err(goro::Error::ArenaFull { .. })), "{r:?}");
+    assert_eq!(v, 5);
+}
+
 #[test]
 fn a_locked_goroutine_stays_on_its_thread_and_has_it_alone() {
     let (locked_tids, others_during) = run2(|| {

@@ -44,6 +44,8 @@ static SOURCE: AtomicU32 = AtomicU32::new(0);
 /// Chooses where new threads come from.
 pub(super) fn set_thread_source(t: Threads) {
     SOURCE.store(t as u32, Ordering::Relaxed);
+    // A new runtime starts with no thread locked (Ms are reset with it).
+    LOCKED.store(0, Ordering::Relaxed);
     sched::set_spawner(match t {
         Threads::Donated => None,
         _ => Some(spawn_thread),
@@ -471,15 +473,41 @@ impl Rng {
     }
 }
 
+/// Threads locked to a goroutine (`lock_os_thread`).
+static LOCKED: AtomicU32 = AtomicU32::new(0);
+
 /// Locks the calling goroutine to its current thread, as Go's
 /// `runtime.LockOSThread`: until [`unlock_os_thread`], it runs only on
 /// this thread and the thread runs nothing else (for thread-local state
-/// such as a signal mask or a namespace). Outside a goroutine: an error.
+/// such as a signal mask or a namespace). Locking again is a no-op.
+///
+/// Fails with [`Error::NotInGoroutine`] outside a goroutine, and with
+/// [`Error::ArenaFull`] when no thread would be left to run the other
+/// goroutines: a runtime has at most 64 threads, and with
+/// `Threads::Donated` only the caller of `run` and the donated ones (the
+/// locked goroutine's thread would sit idle whenever it parks, with
+/// nobody to take its P; this hung before).
 pub fn lock_os_thread() -> Result<(), Error> {
     let g = sched::current().ok_or(Error::NotInGoroutine)?;
-    let mi = sched::g_at(g).m.load(Ordering::Relaxed) as usize;
+    let gg = sched::g_at(g);
+    if gg.lockedm.load(Ordering::Acquire) != 0 {
+        return Ok(());
+    }
+    let threads = if SOURCE.load(Ordering::Relaxed) == Threads::Donated as u32 {
+        SCHED.mcount.load(Ordering::SeqCst).min(MAX_M as u32)
+    } else {
+        MAX_M as u32
+    };
+    LOCKED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n + 1 < threads).then_some(n + 1)).map_err(|_| {
+        Error::ArenaFull {
+            what: "threads: lock_os_thread would leave none for the other goroutines (64 at most; with \
+                   Threads::Donated, donate more)",
+            capacity: threads as usize,
+        }
+    })?;
+    let mi = gg.m.load(Ordering::Relaxed) as usize;
     MS[mi].lockedg.store(g as u32 + 1, Ordering::Release);
-    sched::g_at(g).lockedm.store(mi as u32 + 1, Ordering::Release);
+    gg.lockedm.store(mi as u32 + 1, Ordering::Release);
     Ok(())
 }
 
@@ -490,6 +518,7 @@ pub fn unlock_os_thread() -> Result<(), Error> {
     let lm = gg.lockedm.swap(0, Ordering::AcqRel);
     if lm != 0 {
         MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
+        LOCKED.fetch_sub(1, Ordering::AcqRel);
     }
     Ok(())
 }
@@ -504,5 +533,6 @@ pub(super) fn unlock_on_exit(g: usize) {
     let lm = locked.swap(0, Ordering::AcqRel);
     if lm != 0 {
         MS[lm as usize - 1].lockedg.store(0, Ordering::Release);
+        LOCKED.fetch_sub(1, Ordering::AcqRel);
     }
 }

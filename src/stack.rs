@@ -91,7 +91,13 @@ impl Region {
         let guard_regions = rw.is_some();
         let raw = match rw {
             Some(raw) => raw,
-            None => sys::reserve(total)?,
+            None => sys::reserve(total).map_err(|e| match e {
+                Error::Os(12) => Error::InvalidConfig(
+                    "the goroutine stack region (MAX_GOROUTINES + 64 slots of Config::stack_size) could not be \
+                     reserved (ENOMEM): lower one of them, or raise the address-space limit",
+                ),
+                e => e,
+            })?,
         };
         let aligned = (raw + slot_size - 1) & !(slot_size - 1);
         if base != 0 {

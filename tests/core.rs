@@ -202,6 +202,14 @@ fn out_of_range_procs_and_stack_sizes_are_rejected_and_odd_sizes_round_up() {
     // Not a power of two: rounded up to 32 KiB, and usable.
     let v = RT.run(goro::Config::new().procs(1).stack_size(20_001), || goro::spawn(|| 5).unwrap().join().unwrap());
     assert_eq!(v, Ok(5));
+    // A region larger than the address space (150,064 slots of 1 GiB): an
+    // error that says which settings to lower, not a bare ENOMEM; the
+    // runtime stays usable.
+    static BIG: goro::Runtime<150_000, 1> = goro::Runtime::new();
+    let e = BIG.run(goro::Config::new().stack_size(1 << 30), || ()).unwrap_err();
+    assert!(matches!(e, goro::Error::InvalidConfig(_)), "{e:?}");
+    assert!(e.to_string().contains("stack_size"), "{e}");
+    assert_eq!(RT.run(goro::Config::new().procs(1), || 6), Ok(6));
 }
 
 #[test]

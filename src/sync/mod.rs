@@ -57,8 +57,10 @@
 //! thread blocks on a futex, and it is woken the same way. So a host thread
 //! can feed a channel that goroutines drain, or wait on a [`WaitGroup`],
 //! and these primitives even work between plain threads with no runtime.
-//! (Never call a blocking operation from a runtime's scheduler context, i.e.
-//! from the destructor of a detached goroutine's result.)
+//! (A detached goroutine drops its result on its own stack, where the
+//! destructor may block; only if the handle is dropped in the instant the
+//! goroutine finishes does the scheduler drop it, and a destructor that
+//! blocks then blocks that thread.)
 //!
 //! A goroutine still parked on a primitive when its `goro::run` returns is
 //! abandoned, and stays linked in that primitive's wait queue: do not use

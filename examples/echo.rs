@@ -32,18 +32,21 @@ fn parse_args() -> String {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage("--addr needs a value")),
-            "-h" | "--help" => usage(""),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
     addr
 }
 
+const USAGE: &str = "usage: echo [--addr HOST:PORT]   (default 127.0.0.1:7878; numeric IPs or localhost)";
+
 fn usage(msg: &str) -> ! {
-    if !msg.is_empty() {
-        eprintln!("echo: {msg}");
-    }
-    eprintln!("usage: echo [--addr HOST:PORT]   (default 127.0.0.1:7878; numeric IPs or localhost)");
+    eprintln!("echo: {msg}");
+    eprintln!("{USAGE}");
     std::process::exit(2);
 }
 
@@ -54,11 +57,19 @@ fn serve(addr: &str) {
     });
     let bound = listener.local_addr().expect("local_addr");
     let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {bound}").and_then(|()| out.flush()).expect("stdout");
+    if let Err(e) = writeln!(out, "listening on {bound}").and_then(|()| out.flush()) {
+        eprintln!("echo: stdout: {e}");
+        std::process::exit(1);
+    }
     drop(out);
+    // After a failed accept, wait before the next try, doubling from 5 ms
+    // to 1 s while the failures go on (as Go's net/http server does): an
+    // exhausted fd table frees up only as connections close.
+    let mut backoff = Duration::ZERO;
     loop {
         match listener.accept() {
             Ok((stream, _peer)) => {
+                backoff = Duration::ZERO;
                 // Detached: the handle is dropped, the goroutine runs on.
                 if let Err(e) = goro::spawn(move || handle(stream)) {
                     // Out of goroutines: the stream (moved into the failed
@@ -70,8 +81,9 @@ fn serve(addr: &str) {
             Err(e) => {
                 // EMFILE, ENFILE, a full poll-descriptor arena...: wait for
                 // connections to close, then carry on.
-                eprintln!("echo: accept: {e}");
-                goro::sleep(Duration::from_millis(10));
+                backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                eprintln!("echo: accept: {e}; retrying in {backoff:?}");
+                goro::sleep(backoff);
             }
         }
     }

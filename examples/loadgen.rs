@@ -8,7 +8,10 @@
 //! Every connection sends a `--size`-byte message, reads the whole echo
 //! back (and checks it), and repeats until `--duration` seconds have
 //! passed. At the end it prints the round trips per second and the latency
-//! percentiles (p50, p90, p99, max). Works against any echo server.
+//! percentiles (p50, p90, p99, max). Works against any echo server. It
+//! exits with status 1 if any connection failed (the figures are still
+//! printed). Messages are at most 1 MiB: the whole message is written
+//! before the echo is read, so it must fit in the socket buffers.
 
 use goro::net::TcpStream;
 use goro::time::Instant;
@@ -58,21 +61,29 @@ fn parse_args() -> Args {
                 }
                 a.duration = Duration::from_secs_f64(s);
             }
-            "-h" | "--help" => usage(""),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    if a.conns == 0 || a.conns > 19_000 || a.size == 0 {
-        usage("--conns must be 1..=19000 and --size at least 1");
+    if a.conns == 0 || a.conns > 19_000 || a.size == 0 || a.size > MAX_SIZE {
+        usage("--conns must be 1..=19000 and --size 1..=1048576");
     }
     a
 }
 
+/// Each connection writes its whole message before reading the echo, so a
+/// message must fit in the socket buffers of both directions (a few MB on
+/// loopback) or neither side reads: 1 MiB at most.
+const MAX_SIZE: usize = 1 << 20;
+
+const USAGE: &str = "usage: loadgen [--addr HOST:PORT] [--conns N] [--size BYTES (at most 1 MiB)] [--duration SECS]";
+
 fn usage(msg: &str) -> ! {
-    if !msg.is_empty() {
-        eprintln!("loadgen: {msg}");
-    }
-    eprintln!("usage: loadgen [--addr HOST:PORT] [--conns N] [--size BYTES] [--duration SECS]");
+    eprintln!("loadgen: {msg}");
+    eprintln!("{USAGE}");
     std::process::exit(2);
 }
 
@@ -130,11 +141,11 @@ fn drive(args: Args) -> Result<(), String> {
         fmt_ns(total.percentile(99.0)),
         fmt_ns(total.max)
     );
-    if !errors.is_empty() {
-        println!("errors: {} connections failed; first: {}", errors.len(), errors[0]);
-    }
     if n == 0 {
         return Err("no round trip completed".into());
+    }
+    if !errors.is_empty() {
+        return Err(format!("{} of {} connections failed; first: {}", errors.len(), args.conns, errors[0]));
     }
     Ok(())
 }

@@ -52,7 +52,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::Os(e) => write!(f, "os error {e}"),
+            Error::Os(e) => match errno_text(e) {
+                Some(text) => write!(f, "{text} (os error {e})"),
+                None => write!(f, "os error {e}"),
+            },
             Error::Closed => f.write_str("use of closed goro object"),
             Error::TimedOut => f.write_str("deadline exceeded"),
             Error::ArenaFull { what, capacity } => {
@@ -71,6 +74,52 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+/// What the errno values a network runtime meets mean (Linux numbers,
+/// the same on x86_64 and aarch64; the texts follow glibc's `strerror`,
+/// which goro cannot call).
+fn errno_text(e: i32) -> Option<&'static str> {
+    Some(match e {
+        1 => "operation not permitted",
+        2 => "no such file or directory",
+        4 => "interrupted system call",
+        5 => "input/output error",
+        9 => "bad file descriptor",
+        11 => "resource temporarily unavailable",
+        12 => "cannot allocate memory",
+        13 => "permission denied",
+        17 => "file exists",
+        20 => "not a directory",
+        21 => "is a directory",
+        22 => "invalid argument",
+        23 => "too many open files in system",
+        24 => "too many open files",
+        28 => "no space left on device",
+        32 => "broken pipe",
+        36 => "file name too long",
+        88 => "socket operation on non-socket",
+        90 => "message too long",
+        91 => "protocol wrong type for socket",
+        93 => "protocol not supported",
+        95 => "operation not supported",
+        97 => "address family not supported by protocol",
+        98 => "address already in use",
+        99 => "cannot assign requested address",
+        100 => "network is down",
+        101 => "network is unreachable",
+        103 => "software caused connection abort",
+        104 => "connection reset by peer",
+        105 => "no buffer space available",
+        106 => "transport endpoint is already connected",
+        107 => "transport endpoint is not connected",
+        110 => "connection timed out",
+        111 => "connection refused",
+        113 => "no route to host",
+        114 => "operation already in progress",
+        115 => "operation now in progress",
+        _ => return None,
+    })
+}
 
 /// The portable kind of an error, as `embedded-io` classifies errors (and,
 /// through it, `std::io::ErrorKind` with the `std` feature).

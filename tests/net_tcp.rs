@@ -607,7 +607,13 @@ fn socket_address_parsing() {
     assert_eq!(("::1".parse::<std::net::IpAddr>().unwrap(), 9).to_socket_addr().unwrap().to_string(), "[::1]:9");
     assert_eq!(("10.0.0.1", 7).to_socket_addr().unwrap().to_string(), "10.0.0.1:7");
     assert_eq!(String::from("127.0.0.1:5").to_socket_addr().unwrap().port(), 5);
-    for bad in ["example.com:80", "1.2.3.4", "::1:80", "1.2.3.4:99999", "[::1]", ""] {
+    let missing = ":80".to_socket_addr().unwrap_err().to_string();
+    assert!(missing.contains("missing host"), "{missing}");
+    // System errors say what they mean, with the number.
+    assert_eq!(Error::Os(98).to_string(), "address already in use (os error 98)");
+    assert_eq!(Error::Os(111).to_string(), "connection refused (os error 111)");
+    assert_eq!(Error::Os(4095).to_string(), "os error 4095");
+    for bad in ["example.com:80", "1.2.3.4", "::1:80", "1.2.3.4:99999", "[::1]", "", ":80"] {
         assert!(matches!(bad.to_socket_addr(), Err(Error::InvalidInput(_))), "{bad}");
     }
 }

@@ -67,11 +67,25 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--warmup" => o.warmup = val()?.parse().map_err(|e| format!("--warmup: {e}"))?,
             "--server-pid" => o.server_pid = Some(val()?.parse().map_err(|e| format!("--server-pid: {e}"))?),
             "--control" => o.control = true,
-            _ => return Err(format!("unknown argument {a}")),
+            "-h" | "--help" => {
+                println!(
+                    "usage: goro-bench echo-client --addr A [--conns N] [--size BYTES] [--secs S] [--warmup S] \
+                     [--server-pid PID] [--control]   (see benches/README.md)"
+                );
+                std::process::exit(0);
+            }
+            _ => return Err(format!("unknown argument {a} (--help for usage)")),
         }
     }
-    if o.conns == 0 || o.size == 0 || !(o.secs > 0.0 && o.secs <= 600.0) || !(0.0..=60.0).contains(&o.warmup) {
-        return Err("need --conns >= 1, --size >= 1, 0 < --secs <= 600, 0 <= --warmup <= 60".into());
+    // A connection writes its whole message before it reads the echo, so
+    // the message must fit in the socket buffers: 1 MiB at most.
+    if o.conns == 0
+        || o.size == 0
+        || o.size > 1 << 20
+        || !(o.secs > 0.0 && o.secs <= 600.0)
+        || !(0.0..=60.0).contains(&o.warmup)
+    {
+        return Err("need --conns >= 1, 1 <= --size <= 1048576, 0 < --secs <= 600, 0 <= --warmup <= 60".into());
     }
     if !o.addr.ip().is_loopback() {
         return Err(format!("{}: the load generator only targets loopback addresses", o.addr));

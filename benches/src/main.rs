@@ -1,6 +1,6 @@
 //! goro benchmark harness: goro next to Go (when `go` is on PATH).
 //!
-//! `just bench` (= `cargo run --release -p goro-bench`). See benches/README.md
+//! `just bench` (= `cargo run --profile perf -p goro-bench`). See benches/README.md
 //! for what each figure means.
 //!
 //! - `goro-bench`: everything (the micro benchmarks, then the echo servers).
@@ -54,10 +54,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rest = args.get(2..).unwrap_or(&[]);
     match args.get(1).map(String::as_str) {
-        Some("--park-child") if args.len() == 3 => {
-            let n = args[2].parse().expect("--park-child N");
-            park_child(n);
-        }
+        Some("--park-child") if args.len() == 3 => match args[2].parse() {
+            Ok(n) if n >= 1 => park_child(n),
+            _ => {
+                eprintln!("goro-bench: --park-child needs a positive count (an internal mode of the memory benchmark)");
+                std::process::exit(2);
+            }
+        },
         Some("echo-client") => std::process::exit(echo_client::main(rest)),
         Some("echo-floor") => std::process::exit(echo_floor::main(rest)),
         Some("echo-tokio") => std::process::exit(echo_tokio::main(rest)),

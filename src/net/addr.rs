@@ -95,6 +95,9 @@ impl<T: ToSocketAddr + ?Sized> ToSocketAddr for &T {
 
 /// A numeric IP address or `localhost`.
 fn parse_host(host: &str) -> Result<IpAddr, Error> {
+    if host.is_empty() {
+        return Err(Error::InvalidInput("missing host: use a numeric IP or localhost, as in 127.0.0.1:PORT"));
+    }
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }

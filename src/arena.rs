@@ -151,6 +151,11 @@ impl<'a, T> RawArena<'a, T> {
         self.slots.len()
     }
 
+    /// Number of slots ever handed out (the rest were never touched).
+    pub fn touched(&self) -> usize {
+        self.head.free.lock().fresh as usize
+    }
+
     /// Number of allocated slots.
     pub fn live(&self) -> usize {
         self.head.free.lock().live as usize

@@ -300,6 +300,15 @@ pub(crate) fn installed() -> bool {
 /// Makes `slots` the descriptor arena and creates the epoll instance and
 /// wake-up eventfd (once per process; they outlive runtimes).
 pub(crate) fn install(arena: RawArena<'static, PollDesc>) -> Result<(), Error> {
+    // Goroutines of an earlier run that were abandoned parked on a
+    // descriptor of this arena left their index in its semaphores: forget
+    // them (those goroutines are gone; the handles to these descriptors
+    // are stale since the arena was reset).
+    for i in 0..arena.touched() {
+        let pd = arena.at(i);
+        pd.rg.store(PD_NIL, Ordering::Relaxed);
+        pd.wg.store(PD_NIL, Ordering::Relaxed);
+    }
     POLLER.pds.set(arena);
     POLLER.waiters.store(0, Ordering::Relaxed);
     if POLLER.ep.load(Ordering::Acquire) >= 0 {

@@ -301,3 +301,35 @@ fn the_poller_spins_after_a_batch_unless_the_spin_is_off() {
     assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
     assert!(e.to_string().contains("poll_spin"), "{e}");
 }
+
+#[test]
+fn a_runtime_reused_after_abandoning_a_parked_reader_opens_fds() {
+    // Run 1 ends with a goroutine parked reading a pipe (abandoned, its
+    // index left in the descriptor's read semaphore); run 2 of the same
+    // runtime gets that descriptor for a new pipe (this aborted with
+    // "blocked goroutine on a free descriptor").
+    static RT: goro::Runtime<16, 16> = goro::Runtime::new();
+    let config = || goro::Config::new().procs(2);
+    let (_w, parked) = RT
+        .run(config(), || {
+            let (r, w) = Fd::pipe().unwrap();
+            let r = std::sync::Arc::new(r);
+            let r2 = r.clone();
+            let reader = goro::spawn(move || r2.read(&mut [0u8; 1])).unwrap();
+            // The pipe is empty and its writer kept: the read parks.
+            goro::sleep(Duration::from_millis(5));
+            (w, !reader.is_finished())
+        })
+        .unwrap();
+    assert!(parked);
+    let got = RT
+        .run(config(), || {
+            let (r, w) = Fd::pipe().unwrap();
+            w.write_all(b"ok").unwrap();
+            let mut buf = [0u8; 2];
+            let n = r.read(&mut buf).unwrap();
+            buf[..n].to_vec()
+        })
+        .unwrap();
+    assert_eq!(got, b"ok");
+}

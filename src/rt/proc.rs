@@ -482,11 +482,13 @@ static LOCKED: AtomicU32 = AtomicU32::new(0);
 /// such as a signal mask or a namespace). Locking again is a no-op.
 ///
 /// Fails with [`Error::NotInGoroutine`] outside a goroutine, and with
-/// [`Error::ArenaFull`] when no thread would be left to run the other
-/// goroutines: a runtime has at most 64 threads, and with
-/// `Threads::Donated` only the caller of `run` and the donated ones (the
-/// locked goroutine's thread would sit idle whenever it parks, with
-/// nobody to take its P; this hung before).
+/// [`Error::ArenaFull`] when fewer than one thread per P plus one would be
+/// left unlocked: a runtime has at most 64 threads (with
+/// `Threads::Donated`, the caller of `run` and the donated ones), and a
+/// locked thread runs nothing but its goroutine. With every thread in use,
+/// a P handed off by a parking goroutine can find no thread to run it and
+/// timers stop firing: 63 locked goroutines that slept hung a 2-P runtime
+/// every time, 62 never did in the runs made.
 pub fn lock_os_thread() -> Result<(), Error> {
     let g = sched::current().ok_or(Error::NotInGoroutine)?;
     let gg = sched::g_at(g);
@@ -498,11 +500,14 @@ pub fn lock_os_thread() -> Result<(), Error> {
     } else {
         MAX_M as u32
     };
-    LOCKED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n + 1 < threads).then_some(n + 1)).map_err(|_| {
+    // Unlocked threads to keep: one per P, and one more.
+    let keep = SCHED.nprocs.load(Ordering::Relaxed) + 1;
+    let most = threads.saturating_sub(keep);
+    LOCKED.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < most).then_some(n + 1)).map_err(|_| {
         Error::ArenaFull {
-            what: "threads: lock_os_thread would leave none for the other goroutines (64 at most; with \
-                   Threads::Donated, donate more)",
-            capacity: threads as usize,
+            what: "threads: lock_os_thread would leave fewer than one per P plus one for the other goroutines \
+                   (64 threads at most; with Threads::Donated, donate more)",
+            capacity: most as usize,
         }
     })?;
     let mi = gg.m.load(Ordering::Relaxed) as usize;

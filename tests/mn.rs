@@ -261,6 +261,44 @@ fn sysmon_delivers_readiness_while_every_p_is_busy() {
     assert!(sysmon_polls >= 1, "sysmon's fallback poll should have delivered it");
 }
 
+/// A goroutine whose timer sysmon fires while every P is busy with
+/// goroutines that reach a yield point only when preempted (reads that
+/// fail at once on an expired deadline) is run at the next switch, not at
+/// each P's every-61st round: it woke after about 170 preemptions (0.85 s
+/// for a 20 ms sleep) before. Counted in preemptions, not time.
+#[test]
+fn a_timer_fired_by_sysmon_runs_soon_on_a_busy_runtime() {
+    use goro::time::Instant;
+    let preempts = run2(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spinners: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                goro::spawn(move || {
+                    let (r, _w) = Fd::pipe().unwrap();
+                    r.set_read_deadline(Some(Instant::now())).unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        assert_eq!(r.read(&mut [0u8; 8]), Err(goro::Error::TimedOut));
+                    }
+                })
+                .unwrap()
+            })
+            .collect();
+        // Let the spinners take both Ps.
+        let before = goro::stats().preempt_requests;
+        while goro::stats().preempt_requests < before + 4 {
+            goro::yield_now();
+        }
+        let before = goro::stats().preempt_requests;
+        goro::sleep(Duration::from_millis(20));
+        let during = goro::stats().preempt_requests - before;
+        stop.store(true, Ordering::Relaxed);
+        spinners.into_iter().for_each(|h| h.join().unwrap());
+        during
+    });
+    assert!(preempts < 40, "the sleeper woke after {preempts} preemptions");
+}
+
 /// `lock_os_thread` keeps one unlocked thread per P plus one for the
 /// other goroutines (the runtime hung without them): with 2 Ps, 61 of 64
 /// goroutines that lock their threads (and sleep while locked) succeed and

@@ -94,6 +94,12 @@ pub(super) fn run() {
         if time::next_when().is_some_and(|w| w <= now) {
             time::run_due(now);
         }
+        // What we readied went to the global queue; with every P busy
+        // (goroutines that reach a yield point only when preempted, every
+        // 10 ms) its every-61st look would leave it waiting for about 0.6 s.
+        if SCHED.global.len() > 0 && SCHED.npidle.load(Ordering::SeqCst) == 0 {
+            SCHED.global_due.store(true, Ordering::Relaxed);
+        }
         // As Go's sysmon: only a preemption request brings back the fast
         // cadence. A fallback poll that found work (every 10 ms on a server
         // whose Ps never run dry) does not: 20 us rounds after each would

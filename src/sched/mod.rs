@@ -209,6 +209,10 @@ pub(crate) struct Sched {
     /// Number of Ps.
     pub(crate) nprocs: AtomicU32,
     pub(crate) global: GlobalQ,
+    /// Set by sysmon when it left goroutines in the global queue while no
+    /// P idled (timers it fired, readiness it polled): the next schedule on
+    /// any P looks there first instead of waiting for its every-61st turn.
+    pub(crate) global_due: AtomicBool,
     /// Idle Ps (index + 1 list through `P::idle_link`) and their count.
     pidle: spin::Mutex<u32>,
     pub(crate) npidle: AtomicU32,
@@ -244,6 +248,7 @@ pub(crate) static SCHED: Sched = Sched {
     gcap: AtomicUsize::new(0),
     nprocs: AtomicU32::new(1),
     global: GlobalQ::new(),
+    global_due: AtomicBool::new(false),
     pidle: spin::Mutex::new(0),
     npidle: AtomicU32::new(0),
     midle: spin::Mutex::new(0),
@@ -897,11 +902,12 @@ fn switch_away(i: usize, what: Pending) {
 
 /// The P of M `m` if a goroutine leaving `m` may switch straight to
 /// another goroutine: not if the M is locked to a goroutine, the runtime
-/// is stopping, or this is every 61st round (then g0 runs its timer,
-/// global-queue and netpoll checks). Returns the round number too.
+/// is stopping, sysmon left goroutines in the global queue for a busy
+/// runtime (`global_due`), or this is every 61st round (then g0 runs its
+/// timer, global-queue and netpoll checks). Returns the round number too.
 #[inline]
 fn direct_p(m: &M) -> Option<(&'static P, u32)> {
-    if m.lockedg.load(Ordering::Relaxed) != 0 || stopping() {
+    if m.lockedg.load(Ordering::Relaxed) != 0 || stopping() || SCHED.global_due.load(Ordering::Relaxed) {
         return None;
     }
     let p = m.p.load(Ordering::Relaxed);

@@ -80,6 +80,7 @@ pub(super) fn run() {
         }
         sys::thread_sleep(delay_us * 1000);
         TICKS.fetch_add(1, Ordering::Relaxed);
+        let mut readied = false;
         let now = time::nanotime();
         // Network fallback: nobody polled for 10 ms.
         let last = SCHED.lastpoll.load(Ordering::SeqCst);
@@ -88,16 +89,19 @@ pub(super) fn run() {
             POLLS.fetch_add(1, Ordering::Relaxed);
             if netpoll::netpoll(0, &mut ready) > 0 && !ready.is_empty() {
                 netpoll::count_injected(ready.len());
+                readied = true;
                 sched::ready_list(&mut ready); // no P here: global queue
             }
         }
         if time::next_when().is_some_and(|w| w <= now) {
-            time::run_due(now);
+            readied |= time::run_due(now) > 0;
         }
         // What we readied went to the global queue; with every P busy
         // (goroutines that reach a yield point only when preempted, every
         // 10 ms) its every-61st look would leave it waiting for about 0.6 s.
-        if SCHED.global.len() > 0 && SCHED.npidle.load(Ordering::SeqCst) == 0 {
+        // (Only then: goroutines that overflowed a ring keep their turn,
+        // and one P's schedule stays a function of the program.)
+        if readied && SCHED.npidle.load(Ordering::SeqCst) == 0 {
             SCHED.global_due.store(true, Ordering::Relaxed);
         }
         // As Go's sysmon: only a preemption request brings back the fast

@@ -982,22 +982,19 @@ fn print_summary(points: &[Point], servers: &[Server], sys: &Syscalls, o: &Opts)
             ratio(g, p.med(Kind::Tokio).map(|m| m.rps))
         );
     }
-    print!("  {:<16}", "client CPU %");
-    names.iter().for_each(|k| print!(" {:>9}", k.name()));
-    println!();
-    for p in points {
-        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
-        names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.client * 100.0), 0)));
+    // A percentage per point and server.
+    let percents = |title: &str, f: fn(&Med) -> f64, prec: usize| {
+        print!("  {title:<16}");
+        names.iter().for_each(|k| print!(" {:>9}", k.name()));
         println!();
-    }
-    print!("  {:<16}", "server user %");
-    names.iter().for_each(|k| print!(" {:>9}", k.name()));
-    println!();
-    for p in points {
-        print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
-        names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| m.user * 100.0), 1)));
-        println!();
-    }
+        for p in points {
+            print!("  {:<16}", format!("{} x {} B", p.conns, p.size));
+            names.iter().for_each(|&k| print!(" {:>9}", cell(p.med(k).map(|m| f(&m) * 100.0), prec)));
+            println!();
+        }
+    };
+    percents("client CPU %", |m| m.client, 0);
+    percents("server user %", |m| m.user, 1);
     println!(
         "  (user-space share of the server's CPU time; the rest is the kernel's work for its system calls. \
          goro's includes the poller's spin, benches/README.md)"

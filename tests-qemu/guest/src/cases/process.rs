@@ -249,7 +249,9 @@ fn served_or_emfile(c: &TcpStream, err: &mut Output) -> Result<bool, Failure> {
             Err(Error::TimedOut) => {}
             r => return Err(failure(format_args!("read: {r:?}"))),
         }
-        if err.read_until(Duration::from_millis(20), |t| contains(t, "echo: accept: os error 24"))? {
+        if err
+            .read_until(Duration::from_millis(20), |t| contains(t, "echo: accept: too many open files (os error 24)"))?
+        {
             return Ok(false);
         }
     }

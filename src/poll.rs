@@ -74,11 +74,10 @@ pub struct Fd {
     /// the short-read shortcut.
     short_drains: bool,
     /// Per-operation timeouts (ns, 0 = none), as `std`'s socket timeouts.
+    /// The deadlines live in the poll descriptor, which arms the earlier
+    /// of a deadline and the running operation's timeout (`netpoll::Limit`).
     read_timeout: AtomicI64,
     write_timeout: AtomicI64,
-    /// The deadlines set with `set_*_deadline` (absolute ns, 0 = none): a
-    /// per-operation timeout never extends past them, and clearing the
-    /// timeout re-arms them.
     /// The raw fd is still open: cleared by `destroy`, the one place that
     /// closes it while its run lasts.
     open: AtomicBool,

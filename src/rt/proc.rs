@@ -228,11 +228,14 @@ fn find_runnable(mi: usize, rng: &mut Rng) -> Option<usize> {
         // Only the P's owner writes schedtick (sysmon reads it).
         let tick = pp.schedtick.load(Ordering::Relaxed);
         pp.schedtick.store(tick.wrapping_add(1), Ordering::Relaxed);
+        // Cleared whether or not the queue still holds anything (another P
+        // may have emptied it): a flag left set would send every switch
+        // through g0.
         let due = SCHED.global_due.load(Ordering::Relaxed);
+        if due {
+            SCHED.global_due.store(false, Ordering::Relaxed);
+        }
         if (tick.is_multiple_of(61) || due) && SCHED.global.len() > 0 {
-            if due {
-                SCHED.global_due.store(false, Ordering::Relaxed);
-            }
             if let Some(g) = sched::global_get(pp, nprocs, 1) {
                 return Some(g);
             }

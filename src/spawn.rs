@@ -194,17 +194,14 @@ where
     let packet = arg as *mut Packet<F, T>;
     // SAFETY: per the contract, the closure is initialised and taken once.
     let f = unsafe { ManuallyDrop::take(&mut (*packet).f) };
-    // SAFETY: the packet is on our own stack (the contract); nobody reads
-    // the result before the join word says DONE, which on_exit stores after
-    // we switch away for good.
+    // Nobody reads the result before the join word says DONE, which
+    // on_exit stores after we switch away for good. The value goes straight
+    // into the packet, not through this frame and `catch`'s: in a debug
+    // build every move of a large result is a copy on this stack.
+    // SAFETY: the packet lives on our own stack (the contract).
     let slot: *mut ResultSlot<T> = unsafe { (*packet).result.get() };
-    // The value goes straight into the packet, not through this frame and
-    // `catch`'s: in a debug build every move of a large result is a copy on
-    // this stack.
-    // SAFETY: as above: the slot is ours to write until we exit.
-    if let Err(p) = catch(move || unsafe {
-        (*slot).write(Ok(f()));
-    }) {
+    // SAFETY: the slot is ours to write until we exit, and nothing else has written it.
+    if let Err(p) = catch(move || unsafe { (*slot).write(Ok(f())) }) {
         // SAFETY: as above; the closure panicked before writing the slot.
         unsafe { write_panic(slot, p) };
     }
@@ -213,8 +210,7 @@ where
         // it here, on this goroutine, where its destructor may park, and a
         // panic in it is caught (and discarded) like one in the goroutine.
         // on_exit then only frees the slot.
-        // SAFETY: the slot holds this goroutine's `T` result, and no handle
-        // will read it.
+        // SAFETY: the slot holds this goroutine's `T` result, which no handle will read.
         let _ = catch(|| unsafe { drop_result::<T>(slot as usize) });
         sched::g_at(i).drop_result.store(0, Ordering::Relaxed);
     }
@@ -285,10 +281,12 @@ fn release(i: usize, drop_result: bool) {
     let g = arena.at(i);
     let f = g.drop_result.load(Ordering::Relaxed);
     if drop_result && f != 0 {
-        // SAFETY: `drop_result` was stored by spawn as `drop_result::<T>` for this goroutine's T, and is 0 once the
-        // goroutine dropped the result; the goroutine is dead and detached, so no handle will read the result.
-        let _ =
-            catch(|| unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f)(g.result.load(Ordering::Relaxed)) });
+        // `drop_result` is 0 once the goroutine dropped the result itself.
+        // SAFETY: a nonzero `drop_result` was stored by spawn as `drop_result::<T>`, a `unsafe fn(usize)`.
+        let drop_it = unsafe { core::mem::transmute::<usize, unsafe fn(usize)>(f) };
+        let addr = g.result.load(Ordering::Relaxed);
+        // SAFETY: `addr` is this dead, detached goroutine's result slot, of that T, which no handle will read.
+        let _ = catch(|| unsafe { drop_it(addr) });
     }
     g.status.store(Status::Free as u32, Ordering::Relaxed);
     if let Some(h) = arena.handle_at(i) {

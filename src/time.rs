@@ -119,11 +119,11 @@ static NEXT: AtomicI64 = AtomicI64::new(i64::MAX);
 /// `fn(u32) -> &'static Timer` resolving timer ids, set by the runtime.
 static RESOLVE: AtomicUsize = AtomicUsize::new(0);
 
-/// Installs the timer-id resolver of the running runtime and empties the heap
-/// (already empty: see [`clear`]).
+/// Installs the timer-id resolver of the running runtime. The heap is
+/// empty: every run empties it when it ends ([`clear`]), and none is armed
+/// before a run's goroutines start.
 pub(crate) fn install(resolve: fn(u32) -> &'static Timer) {
     RESOLVE.store(resolve as *const () as usize, Ordering::Release);
-    clear();
 }
 
 /// Empties the heap: each timer in it gets its position cleared. A run

@@ -247,9 +247,8 @@ pub(crate) fn unix_addr_from(addr: Option<SocketAddrAny>) -> Result<SocketAddrUn
     if len <= SUN_PATH_OFFSET {
         return Ok(SocketAddrUnix::new_unnamed());
     }
-    // SAFETY: `SocketAddrAny` keeps its first `addr_len()` bytes
-    // initialised, in a `SocketAddrStorage` at least `SOCKADDR_UN_LEN` long
-    // (asserted above), and `len` is at most both.
+    // The storage is at least `SOCKADDR_UN_LEN` long (asserted above).
+    // SAFETY: `SocketAddrAny` keeps its first `addr_len()` bytes initialised, and `len` is at most that and the storage.
     let raw = unsafe { core::slice::from_raw_parts(a.as_ptr().cast::<u8>(), len) };
     let path = &raw[SUN_PATH_OFFSET..];
     match path.split_first() {
